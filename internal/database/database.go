@@ -1,0 +1,197 @@
+// Package database opens a service's GORM database: PostgreSQL when a URL is given, or
+// else an embedded SQLite file through a pure-Go driver (no cgo).
+//
+// SQLite is opened in WAL mode with a busy timeout and with every transaction started as
+// BEGIN IMMEDIATE, so that concurrent writers queue for the write lock instead of failing
+// when they upgrade a read lock. PostgreSQL can place each service in its own schema, which
+// lets one database host all four services in development.
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Config says where a service's data lives.
+type Config struct {
+	// URL is a PostgreSQL URL (postgres://...). Empty means SQLite at SQLitePath.
+	URL string
+	// Schema, with PostgreSQL, is the schema the service's tables live in; it is created
+	// when missing. Empty means the URL's default search path.
+	Schema string
+	// SQLitePath is the SQLite file used when URL is empty. Its directory is created.
+	SQLitePath string
+}
+
+// Driver names the database a Config selects: "postgres" or "sqlite".
+func (c Config) Driver() string {
+	if c.URL != "" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// String describes the database without secrets, for logs.
+func (c Config) String() string {
+	if c.URL == "" {
+		return "sqlite:" + c.SQLitePath
+	}
+	s := Redact(c.URL)
+	if c.Schema != "" {
+		s += " schema=" + c.Schema
+	}
+	return s
+}
+
+// Redact returns a database URL with its password masked.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return rawURL
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Open opens the database of cfg and checks that it answers.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*gorm.DB, error) {
+	gcfg := &gorm.Config{
+		TranslateError: true,
+		Logger:         newLogger(log),
+		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	}
+	var (
+		db  *gorm.DB
+		err error
+	)
+	if cfg.URL != "" {
+		db, err = openPostgres(ctx, cfg, gcfg)
+	} else {
+		db, err = openSQLite(cfg, gcfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", cfg, err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("reach %s: %w", cfg, err)
+	}
+	return db, nil
+}
+
+func openPostgres(ctx context.Context, cfg Config, gcfg *gorm.Config) (*gorm.DB, error) {
+	dsn := cfg.URL
+	if cfg.Schema != "" {
+		if !schemaName.MatchString(cfg.Schema) {
+			return nil, fmt.Errorf("invalid schema name %q", cfg.Schema)
+		}
+		if err := createSchema(ctx, cfg, gcfg); err != nil {
+			return nil, err
+		}
+		u, err := url.Parse(cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("parse database URL: %w", err)
+		}
+		q := u.Query()
+		q.Set("search_path", cfg.Schema)
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	}
+	db, err := gorm.Open(postgres.Open(dsn), gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", cfg, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(20)
+	sqlDB.SetMaxIdleConns(10)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	return db, nil
+}
+
+func createSchema(ctx context.Context, cfg Config, gcfg *gorm.Config) error {
+	db, err := gorm.Open(postgres.Open(cfg.URL), gcfg)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", cfg, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	defer sqlDB.Close()
+	if err := db.WithContext(ctx).Exec(`CREATE SCHEMA IF NOT EXISTS "` + cfg.Schema + `"`).Error; err != nil {
+		// Two services starting together may race to create the same schema.
+		if !errors.Is(err, gorm.ErrDuplicatedKey) && !strings.Contains(err.Error(), "already exists") {
+			return fmt.Errorf("create schema %s: %w", cfg.Schema, err)
+		}
+	}
+	return nil
+}
+
+func openSQLite(cfg Config, gcfg *gorm.Config) (*gorm.DB, error) {
+	if cfg.SQLitePath == "" {
+		return nil, errors.New("no database configured: set a PostgreSQL URL or a SQLite path")
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath), 0o755); err != nil {
+		return nil, fmt.Errorf("create directory for %s: %w", cfg.SQLitePath, err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := gorm.Open(sqlite.Open("file:"+cfg.SQLitePath+"?"+q.Encode()), gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", cfg, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	// SQLite has one writer; a few connections let reads proceed beside it in WAL mode.
+	sqlDB.SetMaxOpenConns(4)
+	sqlDB.SetMaxIdleConns(4)
+	return db, nil
+}
+
+// Close closes db's connections.
+func Close(db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// newLogger routes GORM's warnings (slow queries, errors other than "not found") to log.
+func newLogger(log *slog.Logger) logger.Interface {
+	return logger.NewSlogLogger(log, logger.Config{
+		SlowThreshold:             time.Second,
+		LogLevel:                  logger.Warn,
+		IgnoreRecordNotFoundError: true,
+	})
+}

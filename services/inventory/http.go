@@ -1,0 +1,134 @@
+package inventory
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/internal/httpx"
+)
+
+// NewHandler returns the inventory service's HTTP API over store:
+//
+//	GET  /products                     the catalogue with stock
+//	GET  /products/{sku}               one product
+//	PUT  /products/{sku}               create or restock a product
+//	POST /quotes                       price items
+//	POST /reservations                 reserve an order's items (fault operation "reserve")
+//	GET  /reservations/{orderId}       an order's reservation
+//	POST /reservations/{orderId}/release  release it (fault operation "release")
+//	GET|PUT /admin/faults              fault injection settings
+func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger) http.Handler {
+	h := handler{store: store}
+	r := httpx.NewEngine(log, Codes)
+	inj.Register(r)
+	up := r.Group("", inj.Reads())
+	up.GET("/products", h.listProducts)
+	up.GET("/products/:sku", h.getProduct)
+	up.PUT("/products/:sku", h.upsertProduct)
+	up.POST("/quotes", h.quote)
+	up.GET("/reservations/:orderId", h.getReservation)
+	r.POST("/reservations", inj.Op("reserve"), h.reserve)
+	r.POST("/reservations/:orderId/release", inj.Op("release"), h.release)
+	return r
+}
+
+type handler struct {
+	store *Store
+}
+
+// ProductList is the body of GET /products.
+type ProductList struct {
+	Products []Product `json:"products"`
+}
+
+// ReserveRequest is the body of POST /reservations.
+type ReserveRequest struct {
+	OrderID string `json:"orderId"`
+	Items   []Item `json:"items"`
+}
+
+// QuoteRequest is the body of POST /quotes.
+type QuoteRequest struct {
+	Items []Item `json:"items"`
+}
+
+func (h handler) listProducts(c *gin.Context) {
+	ps, err := h.store.Products(c.Request.Context())
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, ProductList{Products: ps})
+}
+
+func (h handler) getProduct(c *gin.Context) {
+	p, err := h.store.Product(c.Request.Context(), c.Param("sku"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (h handler) upsertProduct(c *gin.Context) {
+	var req ProductUpdate
+	if err := httpx.BindJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	p, created, err := h.store.UpsertProduct(c.Request.Context(), c.Param("sku"), req)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(httpx.StatusFor(created), p)
+}
+
+func (h handler) quote(c *gin.Context) {
+	var req QuoteRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	q, err := h.store.Quote(c.Request.Context(), req.Items)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, q)
+}
+
+func (h handler) reserve(c *gin.Context) {
+	var req ReserveRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	res, created, err := h.store.Reserve(c.Request.Context(), req.OrderID, req.Items)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(httpx.StatusFor(created), res)
+}
+
+func (h handler) getReservation(c *gin.Context) {
+	res, err := h.store.Reservation(c.Request.Context(), c.Param("orderId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+func (h handler) release(c *gin.Context) {
+	res, err := h.store.Release(c.Request.Context(), c.Param("orderId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}

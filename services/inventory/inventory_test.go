@@ -1,0 +1,459 @@
+package inventory_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ordersaga/ordersaga/internal/database"
+	"github.com/ordersaga/ordersaga/internal/database/dbtest"
+	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/problem"
+	"github.com/ordersaga/ordersaga/services/inventory"
+)
+
+// service is an inventory service on a real database, served over real HTTP.
+type service struct {
+	url    string
+	client *inventory.Client
+}
+
+func start(t *testing.T, cfg database.Config) service {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	db, err := database.Open(ctx, cfg, log)
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(func() { _ = database.Close(db) })
+	store, err := inventory.NewStore(ctx, db)
+	if err != nil {
+		t.Fatalf("new store: %v", err)
+	}
+	inj, err := faults.New(inventory.Operations, faults.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(inventory.NewHandler(store, inj, log))
+	t.Cleanup(srv.Close)
+	return service{url: srv.URL, client: inventory.NewClient(srv.URL, nil)}
+}
+
+func (s service) product(t *testing.T, sku string) inventory.Product {
+	t.Helper()
+	p, err := s.client.Product(context.Background(), sku)
+	if err != nil {
+		t.Fatalf("get product %s: %v", sku, err)
+	}
+	return p
+}
+
+func (s service) restock(t *testing.T, sku string, available int) {
+	t.Helper()
+	price := int64(1000)
+	if _, err := s.client.UpsertProduct(context.Background(), sku,
+		inventory.ProductUpdate{Name: sku, PriceCents: &price, Available: &available}); err != nil {
+		t.Fatalf("restock %s: %v", sku, err)
+	}
+}
+
+func TestSeedCatalogue(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
+		s := start(t, cfg)
+		ps, err := s.client.Products(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]inventory.Product{}
+		for _, p := range ps {
+			got[p.SKU] = p
+		}
+		for _, want := range inventory.SeedProducts {
+			if g := got[want.SKU]; g.PriceCents != want.PriceCents || g.Available != want.Available || g.Reserved != 0 {
+				t.Errorf("%s = %+v, want price %d available %d", want.SKU, g, want.PriceCents, want.Available)
+			}
+		}
+		t.Run("seeding again on restart changes nothing", func(t *testing.T) {
+			_, err := s.client.Reserve(context.Background(), "o-seed", []inventory.Item{{SKU: "SKU-BOOK", Quantity: 3}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := start(t, cfg) // a second process on the same database
+			if p := again.product(t, "SKU-BOOK"); p.Available != 97 || p.Reserved != 3 {
+				t.Errorf("after restart SKU-BOOK = %+v, want available 97 reserved 3", p)
+			}
+		})
+	})
+}
+
+func TestReserve(t *testing.T) {
+	ctx := context.Background()
+	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
+		s := start(t, cfg)
+		items := []inventory.Item{{SKU: "SKU-BOOK", Quantity: 2}, {SKU: "SKU-MUG", Quantity: 1}}
+
+		t.Run("reserving takes the stock of every item", func(t *testing.T) {
+			r, err := s.client.Reserve(ctx, "o-1", items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != inventory.Reserved || len(r.Items) != 2 {
+				t.Fatalf("reservation = %+v", r)
+			}
+			if p := s.product(t, "SKU-BOOK"); p.Available != 98 || p.Reserved != 2 {
+				t.Errorf("SKU-BOOK = %+v, want available 98 reserved 2", p)
+			}
+		})
+		t.Run("reserving again returns the first reservation and takes nothing more", func(t *testing.T) {
+			first, _ := s.client.Reservation(ctx, "o-1")
+			again, err := s.client.Reserve(ctx, "o-1", []inventory.Item{{SKU: "SKU-MUG", Quantity: 1}, {SKU: "SKU-BOOK", Quantity: 2}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.CreatedAt.Equal(first.CreatedAt) || again.Status != inventory.Reserved {
+				t.Errorf("replay = %+v, want the first reservation %+v", again, first)
+			}
+			if p := s.product(t, "SKU-BOOK"); p.Available != 98 || p.Reserved != 2 {
+				t.Errorf("SKU-BOOK = %+v, want available 98 reserved 2", p)
+			}
+		})
+		t.Run("reserving other items for the same order is a conflict", func(t *testing.T) {
+			_, err := s.client.Reserve(ctx, "o-1", []inventory.Item{{SKU: "SKU-BOOK", Quantity: 5}})
+			if !errors.Is(err, inventory.ErrConflict) {
+				t.Fatalf("err = %v, want ErrConflict", err)
+			}
+			if p := s.product(t, "SKU-BOOK"); p.Available != 98 {
+				t.Errorf("SKU-BOOK available = %d, want 98", p.Available)
+			}
+		})
+		t.Run("out of stock changes nothing, not even the other items", func(t *testing.T) {
+			_, err := s.client.Reserve(ctx, "o-2", []inventory.Item{{SKU: "SKU-MUG", Quantity: 1}, {SKU: "SKU-SOLDOUT", Quantity: 1}})
+			if !errors.Is(err, inventory.ErrOutOfStock) {
+				t.Fatalf("err = %v, want ErrOutOfStock", err)
+			}
+			if p := s.product(t, "SKU-MUG"); p.Available != 99 || p.Reserved != 1 {
+				t.Errorf("SKU-MUG = %+v, want available 99 reserved 1", p)
+			}
+			if _, err := s.client.Reservation(ctx, "o-2"); !errors.Is(err, inventory.ErrNotFound) {
+				t.Errorf("reservation after out of stock: err = %v, want ErrNotFound", err)
+			}
+		})
+		t.Run("an unknown product changes nothing", func(t *testing.T) {
+			_, err := s.client.Reserve(ctx, "o-3", []inventory.Item{{SKU: "SKU-MUG", Quantity: 1}, {SKU: "SKU-NOPE", Quantity: 1}})
+			if !errors.Is(err, inventory.ErrUnknownProduct) || !strings.Contains(err.Error(), "SKU-NOPE") {
+				t.Fatalf("err = %v, want ErrUnknownProduct naming SKU-NOPE", err)
+			}
+			if p := s.product(t, "SKU-MUG"); p.Available != 99 {
+				t.Errorf("SKU-MUG available = %d, want 99", p.Available)
+			}
+		})
+	})
+}
+
+func TestRelease(t *testing.T) {
+	ctx := context.Background()
+	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
+		s := start(t, cfg)
+		t.Run("releasing returns the stock once, however often it is called", func(t *testing.T) {
+			if _, err := s.client.Reserve(ctx, "o-1", []inventory.Item{{SKU: "SKU-LAPTOP", Quantity: 3}}); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				r, err := s.client.Release(ctx, "o-1")
+				if err != nil {
+					t.Fatalf("release #%d: %v", i+1, err)
+				}
+				if r.Status != inventory.Released {
+					t.Errorf("release #%d status = %s, want RELEASED", i+1, r.Status)
+				}
+			}
+			if p := s.product(t, "SKU-LAPTOP"); p.Available != 10 || p.Reserved != 0 {
+				t.Errorf("SKU-LAPTOP = %+v, want available 10 reserved 0", p)
+			}
+		})
+		t.Run("a reservation arriving after its release is refused", func(t *testing.T) {
+			_, err := s.client.Reserve(ctx, "o-1", []inventory.Item{{SKU: "SKU-LAPTOP", Quantity: 3}})
+			if !errors.Is(err, inventory.ErrCompensated) {
+				t.Fatalf("err = %v, want ErrCompensated", err)
+			}
+			if p := s.product(t, "SKU-LAPTOP"); p.Available != 10 || p.Reserved != 0 {
+				t.Errorf("SKU-LAPTOP = %+v, want available 10 reserved 0", p)
+			}
+		})
+		t.Run("releasing an order that never reserved leaves a tombstone that refuses a late reservation", func(t *testing.T) {
+			r, err := s.client.Release(ctx, "o-never")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != inventory.Voided || len(r.Items) != 0 {
+				t.Fatalf("tombstone = %+v, want VOIDED with no items", r)
+			}
+			_, err = s.client.Reserve(ctx, "o-never", []inventory.Item{{SKU: "SKU-RARE", Quantity: 1}})
+			if !errors.Is(err, inventory.ErrCompensated) {
+				t.Fatalf("late reserve: err = %v, want ErrCompensated", err)
+			}
+			if p := s.product(t, "SKU-RARE"); p.Available != 1 || p.Reserved != 0 {
+				t.Errorf("SKU-RARE = %+v, want available 1 reserved 0", p)
+			}
+			if again, err := s.client.Release(ctx, "o-never"); err != nil || again.Status != inventory.Voided {
+				t.Errorf("second release = %+v, %v; want the VOIDED tombstone", again, err)
+			}
+		})
+	})
+}
+
+func TestConcurrency(t *testing.T) {
+	ctx := context.Background()
+	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
+		s := start(t, cfg)
+		t.Run("50 concurrent orders for the last item: exactly one gets it", func(t *testing.T) {
+			var (
+				wg                   sync.WaitGroup
+				mu                   sync.Mutex
+				won, outOfStock, bad int
+			)
+			for i := range 50 {
+				wg.Go(func() {
+					_, err := s.client.Reserve(ctx, fmt.Sprintf("rare-%d", i), []inventory.Item{{SKU: "SKU-RARE", Quantity: 1}})
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						won++
+					case errors.Is(err, inventory.ErrOutOfStock):
+						outOfStock++
+					default:
+						bad++
+						t.Errorf("reserve rare-%d: %v", i, err)
+					}
+				})
+			}
+			wg.Wait()
+			if won != 1 || outOfStock != 49 || bad != 0 {
+				t.Errorf("won %d, out of stock %d, other errors %d; want 1, 49, 0", won, outOfStock, bad)
+			}
+			if p := s.product(t, "SKU-RARE"); p.Available != 0 || p.Reserved != 1 {
+				t.Errorf("SKU-RARE = %+v, want available 0 reserved 1", p)
+			}
+		})
+		t.Run("200 concurrent reserves and releases keep available plus reserved equal to the stock", func(t *testing.T) {
+			s.restock(t, "SKU-CHURN", 30)
+			var wg sync.WaitGroup
+			errs := make(chan error, 200)
+			for i := range 200 {
+				order := fmt.Sprintf("churn-%d", i%100) // each order is reserved and released once, in either order
+				wg.Go(func() {
+					var err error
+					if i < 100 {
+						_, err = s.client.Reserve(ctx, order, []inventory.Item{{SKU: "SKU-CHURN", Quantity: 1 + i%3}})
+					} else {
+						_, err = s.client.Release(ctx, order)
+					}
+					if err != nil && !errors.Is(err, inventory.ErrOutOfStock) && !errors.Is(err, inventory.ErrCompensated) {
+						errs <- fmt.Errorf("%s: %w", order, err)
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			p := s.product(t, "SKU-CHURN")
+			if p.Available+p.Reserved != 30 || p.Available < 0 || p.Reserved < 0 {
+				t.Errorf("SKU-CHURN available %d + reserved %d = %d, want 30", p.Available, p.Reserved, p.Available+p.Reserved)
+			}
+			// Every order was released (or voided) once, so nothing may stay reserved.
+			if p.Reserved != 0 {
+				t.Errorf("SKU-CHURN reserved = %d after every order was released, want 0", p.Reserved)
+			}
+		})
+	})
+}
+
+func TestQuote(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
+		s := start(t, cfg)
+		q, err := s.client.Quote(context.Background(), []inventory.Item{{SKU: "SKU-BOOK", Quantity: 2}, {SKU: "SKU-MUG", Quantity: 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.TotalCents != 2*1500+3*800 || q.Currency != "USD" || q.Items[1].UnitPriceCents != 800 {
+			t.Errorf("quote = %+v, want total 5400 USD", q)
+		}
+		if _, err := s.client.Quote(context.Background(), []inventory.Item{{SKU: "SKU-NOPE", Quantity: 1}}); !errors.Is(err, inventory.ErrUnknownProduct) {
+			t.Errorf("quote of unknown SKU: err = %v, want ErrUnknownProduct", err)
+		}
+	})
+}
+
+func TestBadInput(t *testing.T) {
+	huge := `{"orderId":"o-big","items":[{"sku":"SKU-BOOK","quantity":1}],"pad":"` + strings.Repeat("x", httpx.MaxBodyBytes) + `"}`
+	cases := []struct {
+		name, method, path, contentType, body string
+		status                                int
+		code                                  string
+	}{
+		{"malformed JSON", "POST", "/reservations", "application/json", `{"orderId":"o-x",`, 400, "MalformedRequest"},
+		{"a JSON array instead of an object", "POST", "/reservations", "application/json", `[1,2]`, 400, "MalformedRequest"},
+		{"two JSON values", "POST", "/reservations", "application/json", `{"orderId":"o-x","items":[{"sku":"SKU-BOOK","quantity":1}]} {}`, 400, "MalformedRequest"},
+		{"an unknown field", "POST", "/reservations", "application/json", `{"orderId":"o-x","items":[{"sku":"SKU-BOOK","quantity":1}],"qty":1}`, 400, "MalformedRequest"},
+		{"a string quantity", "POST", "/reservations", "application/json", `{"orderId":"o-x","items":[{"sku":"SKU-BOOK","quantity":"1"}]}`, 400, "MalformedRequest"},
+		{"zero quantity", "POST", "/reservations", "application/json", `{"orderId":"o-x","items":[{"sku":"SKU-BOOK","quantity":0}]}`, 422, "ValidationFailed"},
+		{"negative quantity", "POST", "/reservations", "application/json", `{"orderId":"o-x","items":[{"sku":"SKU-BOOK","quantity":-2}]}`, 422, "ValidationFailed"},
+		{"a missing order ID", "POST", "/reservations", "application/json", `{"items":[{"sku":"SKU-BOOK","quantity":1}]}`, 422, "ValidationFailed"},
+		{"missing items", "POST", "/reservations", "application/json", `{"orderId":"o-x"}`, 422, "ValidationFailed"},
+		{"the same SKU twice", "POST", "/reservations", "application/json", `{"orderId":"o-x","items":[{"sku":"SKU-BOOK","quantity":1},{"sku":"SKU-BOOK","quantity":1}]}`, 422, "ValidationFailed"},
+		{"an unknown SKU", "POST", "/reservations", "application/json", `{"orderId":"o-x","items":[{"sku":"SKU-NOPE","quantity":1}]}`, 422, "UnknownProduct"},
+		{"an empty body", "POST", "/reservations", "application/json", ``, 400, "MalformedRequest"},
+		{"a body over 1 MiB", "POST", "/reservations", "application/json", huge, 413, "RequestTooLarge"},
+		{"a form instead of JSON", "POST", "/reservations", "application/x-www-form-urlencoded", `orderId=o-x`, 415, "UnsupportedMediaType"},
+		{"no content type", "POST", "/reservations", "", `{"orderId":"o-x","items":[{"sku":"SKU-BOOK","quantity":1}]}`, 415, "UnsupportedMediaType"},
+		{"a negative price", "PUT", "/products/SKU-NEW", "application/json", `{"name":"New","priceCents":-1,"available":1}`, 422, "ValidationFailed"},
+		{"a new product without a price", "PUT", "/products/SKU-NEW", "application/json", `{"name":"New","available":1}`, 422, "ValidationFailed"},
+		{"an unknown route", "GET", "/nope", "", ``, 404, "RouteNotFound"},
+		{"a wrong method", "DELETE", "/products", "", ``, 405, "MethodNotAllowed"},
+		{"an unknown reservation", "GET", "/reservations/o-x", "", ``, 404, "NotFound"},
+	}
+	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
+		s := start(t, cfg)
+		before, err := s.client.Products(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range cases {
+			t.Run(tc.name+" is answered "+fmt.Sprint(tc.status), func(t *testing.T) {
+				req, _ := http.NewRequest(tc.method, s.url+tc.path, bytes.NewBufferString(tc.body))
+				if tc.contentType != "" {
+					req.Header.Set("Content-Type", tc.contentType)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				p := decodeProblem(t, resp)
+				if resp.StatusCode != tc.status || p.Code != tc.code || p.Status != tc.status {
+					t.Errorf("answer %d %+v, want %d %s", resp.StatusCode, p, tc.status, tc.code)
+				}
+			})
+		}
+		after, err := s.client.Products(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("bad requests changed the catalogue:\nbefore %v\nafter  %v", before, after)
+		}
+		if _, err := s.client.Reservation(context.Background(), "o-x"); !errors.Is(err, inventory.ErrNotFound) {
+			t.Errorf("a bad request left a reservation: %v", err)
+		}
+	})
+}
+
+func decodeProblem(t *testing.T, resp *http.Response) problem.Problem {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != problem.ContentType {
+		t.Errorf("content type = %q, want %q", ct, problem.ContentType)
+	}
+	var p problem.Problem
+	if err := jsonDecode(resp, &p); err != nil {
+		t.Errorf("decode problem: %v", err)
+	}
+	return p
+}
+
+func TestFaultInjection(t *testing.T) {
+	ctx := context.Background()
+	s := start(t, dbtest.SQLite(t))
+	fc := s.client.Faults()
+	items := []inventory.Item{{SKU: "SKU-BOOK", Quantity: 1}}
+
+	t.Run("an error rate of 1 fails every targeted write with 503 and changes nothing", func(t *testing.T) {
+		if err := fc.Set(ctx, faults.Config{ErrorRate: 1, Operations: []string{"reserve"}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.client.Reserve(ctx, "f-1", items)
+		if !errors.Is(err, httpx.ErrUnavailable) {
+			t.Fatalf("err = %v, want ErrUnavailable", err)
+		}
+		if _, err := s.client.Reservation(ctx, "f-1"); !errors.Is(err, inventory.ErrNotFound) {
+			t.Errorf("the failed reserve left a reservation: %v", err)
+		}
+		if _, err := s.client.Release(ctx, "f-untargeted"); err != nil {
+			t.Errorf("release is not targeted but failed: %v", err)
+		}
+	})
+	t.Run("an error rate of one half fails about half of the writes", func(t *testing.T) {
+		if err := fc.Set(ctx, faults.Config{ErrorRate: 0.5}); err != nil {
+			t.Fatal(err)
+		}
+		failed := 0
+		for i := range 200 {
+			if _, err := s.client.Release(ctx, fmt.Sprintf("half-%d", i)); errors.Is(err, httpx.ErrUnavailable) {
+				failed++
+			}
+		}
+		if failed < 60 || failed > 140 { // 200 draws of p=0.5: outside 60..140 has odds below 1e-8
+			t.Errorf("%d of 200 failed, want about 100", failed)
+		}
+	})
+	t.Run("down fails reads as well, and the settings can be read back", func(t *testing.T) {
+		if err := fc.Set(ctx, faults.Config{Down: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.client.Products(ctx); !errors.Is(err, httpx.ErrUnavailable) {
+			t.Errorf("products while down: err = %v, want ErrUnavailable", err)
+		}
+		got, err := fc.Get(ctx)
+		if err != nil || !got.Down {
+			t.Errorf("GET /admin/faults = %+v, %v; want down", got, err)
+		}
+		if err := s.client.Healthy(ctx); err != nil {
+			t.Errorf("healthz while down: %v (the process is up)", err)
+		}
+		if err := fc.Set(ctx, faults.Config{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.client.Products(ctx); err != nil {
+			t.Errorf("products after clearing faults: %v", err)
+		}
+	})
+	t.Run("invalid settings are refused", func(t *testing.T) {
+		for _, cfg := range []faults.Config{{ErrorRate: 1.5}, {LatencyMs: -1}, {Operations: []string{"charge"}}} {
+			if err := fc.Set(ctx, cfg); !errors.Is(err, httpx.ErrValidation) {
+				t.Errorf("set %+v: err = %v, want ErrValidation", cfg, err)
+			}
+		}
+	})
+}
+
+func jsonDecode(resp *http.Response, v any) error {
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func TestFaultLatency(t *testing.T) {
+	ctx := context.Background()
+	s := start(t, dbtest.SQLite(t))
+	if err := s.client.Faults().Set(ctx, faults.Config{LatencyMs: 150, Operations: []string{"release"}}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := s.client.Release(ctx, "slow-1"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("release took %v, want at least the injected 150ms", d)
+	}
+}

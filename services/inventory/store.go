@@ -1,0 +1,354 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/ordersaga/ordersaga/internal/httpx"
+)
+
+// productRow is the products table.
+type productRow struct {
+	SKU        string `gorm:"primaryKey;size:100"`
+	Name       string `gorm:"not null"`
+	PriceCents int64  `gorm:"not null"`
+	Available  int    `gorm:"not null;check:available >= 0"`
+	Reserved   int    `gorm:"not null;check:reserved >= 0"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+func (productRow) TableName() string { return "products" }
+
+func (r productRow) toProduct() Product {
+	return Product{SKU: r.SKU, Name: r.Name, PriceCents: r.PriceCents, Available: r.Available, Reserved: r.Reserved}
+}
+
+// reservationRow is the reservations table: one row per order, which is what makes
+// reserving idempotent. Items are stored as JSON.
+type reservationRow struct {
+	OrderID   string `gorm:"primaryKey;size:100"`
+	Status    string `gorm:"not null;size:16"`
+	Items     []Item `gorm:"serializer:json;type:text;not null"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+func (reservationRow) TableName() string { return "reservations" }
+
+func (r reservationRow) toReservation() Reservation {
+	items := r.Items
+	if items == nil {
+		items = []Item{}
+	}
+	return Reservation{OrderID: r.OrderID, Status: ReservationStatus(r.Status), Items: items,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// SeedProducts is the catalogue loaded on start.
+var SeedProducts = []Product{
+	{SKU: "SKU-BOOK", Name: "Book", PriceCents: 1500, Available: 100},
+	{SKU: "SKU-MUG", Name: "Mug", PriceCents: 800, Available: 100},
+	{SKU: "SKU-LAPTOP", Name: "Laptop", PriceCents: 120000, Available: 10},
+	{SKU: "SKU-RARE", Name: "Rare print", PriceCents: 5000, Available: 1},
+	{SKU: "SKU-SOLDOUT", Name: "Sold-out poster", PriceCents: 2500, Available: 0},
+}
+
+// Store keeps products and reservations in a GORM database.
+type Store struct {
+	db *gorm.DB
+}
+
+// NewStore creates the tables when missing and loads SeedProducts, leaving products that
+// already exist as they are.
+func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
+	db = db.WithContext(ctx)
+	if err := db.AutoMigrate(&productRow{}, &reservationRow{}); err != nil {
+		return nil, fmt.Errorf("migrate inventory tables: %w", err)
+	}
+	rows := make([]productRow, len(SeedProducts))
+	for i, p := range SeedProducts {
+		rows[i] = productRow{SKU: p.SKU, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available}
+	}
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+		return nil, fmt.Errorf("seed products: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Products returns the catalogue ordered by SKU.
+func (s *Store) Products(ctx context.Context) ([]Product, error) {
+	var rows []productRow
+	if err := s.db.WithContext(ctx).Order("sku").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list products: %w", err)
+	}
+	out := make([]Product, len(rows))
+	for i, r := range rows {
+		out[i] = r.toProduct()
+	}
+	return out, nil
+}
+
+// Product returns one product, or ErrNotFound.
+func (s *Store) Product(ctx context.Context, sku string) (Product, error) {
+	var row productRow
+	err := s.db.WithContext(ctx).Take(&row, "sku = ?", sku).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Product{}, fmt.Errorf("product %s: %w", sku, ErrNotFound)
+	}
+	if err != nil {
+		return Product{}, fmt.Errorf("get product %s: %w", sku, err)
+	}
+	return row.toProduct(), nil
+}
+
+// UpsertProduct creates the product sku or updates the fields set in u, and reports
+// whether it was created. A new product needs a name and a price (*httpx.ValidationError).
+func (s *Store) UpsertProduct(ctx context.Context, sku string, u ProductUpdate) (Product, bool, error) {
+	var v httpx.Validator
+	v.Check(httpx.ValidID(sku), "sku", "must be a SKU (letters, digits, -_.:)")
+	v.Check(u.PriceCents == nil || *u.PriceCents >= 0, "priceCents", "must not be negative")
+	v.Check(u.Available == nil || (*u.Available >= 0 && *u.Available <= 1_000_000), "available", "must be between 0 and 1000000")
+	v.Check(len(u.Name) <= 200, "name", "must be at most 200 characters")
+	if err := v.Err(); err != nil {
+		return Product{}, false, err
+	}
+	var (
+		row     productRow
+		created bool
+	)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Take(&row, "sku = ?", sku).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			var v httpx.Validator
+			v.Check(u.Name != "", "name", "is required for a new product")
+			v.Check(u.PriceCents != nil, "priceCents", "is required for a new product")
+			if err := v.Err(); err != nil {
+				return err
+			}
+			row = productRow{SKU: sku, Name: u.Name, PriceCents: *u.PriceCents}
+			if u.Available != nil {
+				row.Available = *u.Available
+			}
+			created = true
+			return tx.Create(&row).Error
+		}
+		if err != nil {
+			return err
+		}
+		if u.Name != "" {
+			row.Name = u.Name
+		}
+		if u.PriceCents != nil {
+			row.PriceCents = *u.PriceCents
+		}
+		if u.Available != nil {
+			row.Available = *u.Available
+		}
+		return tx.Select("name", "price_cents", "available", "updated_at").Save(&row).Error
+	})
+	if err != nil {
+		return Product{}, false, fmt.Errorf("upsert product %s: %w", sku, err)
+	}
+	return row.toProduct(), created, nil
+}
+
+// Quote prices items at the current catalogue prices. It returns ErrUnknownProduct when a
+// SKU is not in the catalogue, or a *httpx.ValidationError for invalid items.
+func (s *Store) Quote(ctx context.Context, items []Item) (Quote, error) {
+	var v httpx.Validator
+	validateItems(&v, items)
+	if err := v.Err(); err != nil {
+		return Quote{}, err
+	}
+	products, err := s.productsFor(s.db.WithContext(ctx), items)
+	if err != nil {
+		return Quote{}, err
+	}
+	q := Quote{Items: make([]QuotedItem, len(items)), Currency: Currency}
+	for i, it := range items {
+		p := products[it.SKU]
+		q.Items[i] = QuotedItem{SKU: it.SKU, Name: p.Name, Quantity: it.Quantity, UnitPriceCents: p.PriceCents}
+		q.TotalCents += p.PriceCents * int64(it.Quantity)
+	}
+	return q, nil
+}
+
+// productsFor loads the products of items, or returns ErrUnknownProduct naming the SKUs
+// that do not exist.
+func (s *Store) productsFor(tx *gorm.DB, items []Item) (map[string]productRow, error) {
+	skus := make([]string, len(items))
+	for i, it := range items {
+		skus[i] = it.SKU
+	}
+	var rows []productRow
+	if err := tx.Where("sku IN ?", skus).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load products: %w", err)
+	}
+	found := make(map[string]productRow, len(rows))
+	for _, r := range rows {
+		found[r.SKU] = r
+	}
+	var missing []string
+	for _, sku := range skus {
+		if _, ok := found[sku]; !ok {
+			missing = append(missing, sku)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownProduct, strings.Join(missing, ", "))
+	}
+	return found, nil
+}
+
+// Reserve holds stock for all of an order's items, or for none. It reports whether this
+// call made the reservation; repeating it with the same items returns the first result.
+//
+// It returns ErrOutOfStock or ErrUnknownProduct (nothing changed), ErrConflict when the
+// order reserved other items, ErrCompensated when the order's reservation was already
+// released or voided, or a *httpx.ValidationError.
+func (s *Store) Reserve(ctx context.Context, orderID string, items []Item) (Reservation, bool, error) {
+	var v httpx.Validator
+	v.Check(httpx.ValidID(orderID), "orderId", "must be an ID (letters, digits, -_.:)")
+	validateItems(&v, items)
+	if err := v.Err(); err != nil {
+		return Reservation{}, false, err
+	}
+	// Lock product rows in SKU order, so that two orders never wait on each other.
+	sorted := slices.Clone(items)
+	slices.SortFunc(sorted, func(a, b Item) int { return strings.Compare(a.SKU, b.SKU) })
+
+	row := reservationRow{OrderID: orderID, Status: string(Reserved), Items: items}
+	var created bool
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The primary key on order_id is the idempotency guard: only one insert wins.
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return nil // an earlier call decided; answered below from the stored row
+		}
+		if _, err := s.productsFor(tx, sorted); err != nil {
+			return err
+		}
+		for _, it := range sorted {
+			upd := tx.Model(&productRow{}).
+				Where("sku = ? AND available >= ?", it.SKU, it.Quantity).
+				Updates(map[string]any{
+					"available":  gorm.Expr("available - ?", it.Quantity),
+					"reserved":   gorm.Expr("reserved + ?", it.Quantity),
+					"updated_at": tx.NowFunc(),
+				})
+			if upd.Error != nil {
+				return upd.Error
+			}
+			if upd.RowsAffected == 0 {
+				return fmt.Errorf("%w: %s has fewer than %d available", ErrOutOfStock, it.SKU, it.Quantity)
+			}
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return Reservation{}, false, fmt.Errorf("reserve for order %s: %w", orderID, err)
+	}
+	if created {
+		return row.toReservation(), true, nil
+	}
+	existing, err := s.Reservation(ctx, orderID)
+	if err != nil {
+		return Reservation{}, false, err
+	}
+	switch {
+	case existing.Status != Reserved:
+		return existing, false, fmt.Errorf("reserve for order %s: %w (%s)", orderID, ErrCompensated, existing.Status)
+	case !sameItems(existing.Items, items):
+		return existing, false, fmt.Errorf("reserve for order %s: %w", orderID, ErrConflict)
+	}
+	return existing, false, nil
+}
+
+// Release returns an order's reserved stock, once. Releasing an order that never reserved
+// records a VOIDED tombstone. Releasing again returns the released (or voided) reservation.
+func (s *Store) Release(ctx context.Context, orderID string) (Reservation, error) {
+	var v httpx.Validator
+	v.Check(httpx.ValidID(orderID), "orderId", "must be an ID (letters, digits, -_.:)")
+	if err := v.Err(); err != nil {
+		return Reservation{}, err
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		tomb := tx.Clauses(clause.OnConflict{DoNothing: true}).
+			Create(&reservationRow{OrderID: orderID, Status: string(Voided), Items: []Item{}})
+		if tomb.Error != nil || tomb.RowsAffected == 1 {
+			return tomb.Error
+		}
+		// Only the call that moves RESERVED to RELEASED restores the stock.
+		upd := tx.Model(&reservationRow{}).Where("order_id = ? AND status = ?", orderID, Reserved).
+			Updates(map[string]any{"status": string(Released), "updated_at": tx.NowFunc()})
+		if upd.Error != nil || upd.RowsAffected == 0 {
+			return upd.Error
+		}
+		var row reservationRow
+		if err := tx.Take(&row, "order_id = ?", orderID).Error; err != nil {
+			return err
+		}
+		sorted := slices.Clone(row.Items)
+		slices.SortFunc(sorted, func(a, b Item) int { return strings.Compare(a.SKU, b.SKU) })
+		for _, it := range sorted {
+			err := tx.Model(&productRow{}).Where("sku = ?", it.SKU).Updates(map[string]any{
+				"available":  gorm.Expr("available + ?", it.Quantity),
+				"reserved":   gorm.Expr("reserved - ?", it.Quantity),
+				"updated_at": tx.NowFunc(),
+			}).Error
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Reservation{}, fmt.Errorf("release for order %s: %w", orderID, err)
+	}
+	return s.Reservation(ctx, orderID)
+}
+
+// Reservation returns an order's reservation, or ErrNotFound.
+func (s *Store) Reservation(ctx context.Context, orderID string) (Reservation, error) {
+	var row reservationRow
+	err := s.db.WithContext(ctx).Take(&row, "order_id = ?", orderID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Reservation{}, fmt.Errorf("reservation for order %s: %w", orderID, ErrNotFound)
+	}
+	if err != nil {
+		return Reservation{}, fmt.Errorf("get reservation for order %s: %w", orderID, err)
+	}
+	return row.toReservation(), nil
+}
+
+// sameItems reports whether a and b hold the same quantities of the same SKUs.
+func sameItems(a, b []Item) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	qty := make(map[string]int, len(a))
+	for _, it := range a {
+		qty[it.SKU] += it.Quantity
+	}
+	for _, it := range b {
+		qty[it.SKU] -= it.Quantity
+	}
+	for _, n := range qty {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}
