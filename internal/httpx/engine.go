@@ -22,11 +22,13 @@ const MaxBodyBytes = 1 << 20
 // NewEngine returns a Gin engine whose errors are answered from codes as problem+json:
 // handlers report an error with c.Error(err) and return. It also answers unknown routes,
 // wrong methods and panics with problems, and logs every request but health checks.
-func NewEngine(log *slog.Logger, codes Codes) *gin.Engine {
+// outer middleware (metrics, say) runs around all of that, so it sees the final answer.
+func NewEngine(log *slog.Logger, codes Codes, outer ...gin.HandlerFunc) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	r.Use(outer...)
 	r.Use(logRequests(log), recoverPanics(log), renderErrors(log, codes))
 	r.NoRoute(func(c *gin.Context) { _ = c.Error(fmt.Errorf("%w: %s", ErrRouteNotFound, c.Request.URL.Path)) })
 	r.NoMethod(func(c *gin.Context) {

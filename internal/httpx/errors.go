@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ordersaga/ordersaga/internal/problem"
 )
@@ -78,11 +80,22 @@ func (cs Codes) all() Codes { return append(cs[:len(cs):len(cs)], common...) }
 
 // Problem maps err to the problem it is answered with. The second result is false when no
 // entry matches; the problem is then a generic 500.
+//
+// A 4xx problem received from another service (a *ResponseError) is passed on as it is,
+// since every service speaks the same problem vocabulary; a 5xx one becomes a 503.
 func (cs Codes) Problem(err error) (problem.Problem, bool) {
-	var ve *ValidationError
+	var (
+		ve *ValidationError
+		re *ResponseError
+	)
 	if errors.As(err, &ve) {
 		p := problem.New(http.StatusUnprocessableEntity, "ValidationFailed", "Validation failed", ve.Error())
 		p.Errors = ve.Fields
+		return p, true
+	}
+	if errors.As(err, &re) && re.Problem.Status >= 400 && re.Problem.Status < 500 && re.Problem.Code != "" {
+		p := re.Problem
+		p.Instance = ""
 		return p, true
 	}
 	for _, c := range cs.all() {
@@ -151,6 +164,11 @@ func (e *ValidationError) Error() string {
 // Unwrap returns ErrValidation.
 func (e *ValidationError) Unwrap() error { return ErrValidation }
 
+// Invalid returns a *ValidationError for one field.
+func Invalid(field, msg string) error {
+	return &ValidationError{Fields: []problem.FieldError{{Field: field, Message: msg}}}
+}
+
 // Validator collects field errors. The zero value is ready to use.
 type Validator struct {
 	fields []problem.FieldError
@@ -193,4 +211,22 @@ func ValidID(s string) bool {
 		}
 	}
 	return true
+}
+
+// Text checks a free-text field: valid UTF-8, at most maxLen characters, no control
+// characters (PostgreSQL cannot store NUL), and non-empty when required.
+func (v *Validator) Text(field, s string, required bool, maxLen int) {
+	switch {
+	case required && strings.TrimSpace(s) == "":
+		v.Check(false, field, "is required")
+	case !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxLen:
+		v.Check(false, field, fmt.Sprintf("must be at most %d characters", maxLen))
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		v.Check(false, field, "must not contain control characters")
+	}
+}
+
+// ValidCountry reports whether s is an ISO 3166-1 alpha-2 code: two uppercase letters.
+func ValidCountry(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }

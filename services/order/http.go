@@ -1,0 +1,135 @@
+package order
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/internal/httpx"
+)
+
+// NewHandler returns the order service's HTTP API over store:
+//
+//	POST /orders                        create an order (fault operation "create"): 201, or 200 on replay
+//	GET  /orders?customerId=&status=&limit=&cursor=  a page of orders, newest first
+//	GET  /orders/{orderId}              one order
+//	POST /orders/{orderId}/confirm      complete it (fault operation "confirm")
+//	POST /orders/{orderId}/cancel       cancel or reject it, body CancelRequest (fault operation "cancel")
+//	PUT  /orders/{orderId}/status       mirror an intermediate status, body StatusUpdate
+//	GET|PUT /admin/faults               fault injection settings
+//	GET  /healthz                       liveness
+//
+// Reads and the status update fail only when the whole service is down.
+func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger) http.Handler {
+	h := handler{store: store}
+	r := httpx.NewEngine(log, Codes)
+	inj.Register(r)
+	up := r.Group("", inj.Reads())
+	up.GET("/orders", h.list)
+	up.GET("/orders/:orderId", h.get)
+	up.PUT("/orders/:orderId/status", h.setStatus)
+	r.POST("/orders", inj.Op("create"), h.create)
+	r.POST("/orders/:orderId/confirm", inj.Op("confirm"), h.confirm)
+	r.POST("/orders/:orderId/cancel", inj.Op("cancel"), h.cancel)
+	return r
+}
+
+type handler struct {
+	store *Store
+}
+
+func (h handler) create(c *gin.Context) {
+	var req CreateRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	o, created, err := h.store.Create(c.Request.Context(), req)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(httpx.StatusFor(created), o)
+}
+
+func (h handler) get(c *gin.Context) {
+	o, err := h.store.Get(c.Request.Context(), c.Param("orderId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}
+
+func (h handler) list(c *gin.Context) {
+	q, err := bindListQuery(c)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	page, err := h.store.List(c.Request.Context(), q)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+func (h handler) confirm(c *gin.Context) {
+	o, err := h.store.Confirm(c.Request.Context(), c.Param("orderId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}
+
+func (h handler) cancel(c *gin.Context) {
+	var req CancelRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	o, err := h.store.Cancel(c.Request.Context(), c.Param("orderId"), req)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}
+
+func (h handler) setStatus(c *gin.Context) {
+	var req StatusUpdate
+	if err := httpx.BindJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	o, err := h.store.SetStatus(c.Request.Context(), c.Param("orderId"), req)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}
+
+// bindListQuery reads a ListQuery from the query string. A limit that is not a positive
+// integer (limit=0 included: omit it for the default)
+// is a *httpx.ValidationError; the store validates the rest.
+func bindListQuery(c *gin.Context) (ListQuery, error) {
+	q := ListQuery{
+		CustomerID: c.Query("customerId"),
+		Status:     Status(c.Query("status")),
+		Cursor:     c.Query("cursor"),
+	}
+	if s, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return ListQuery{}, httpx.Invalid("limit", "must be an integer between 1 and 100")
+		}
+		q.Limit = n
+	}
+	return q, nil
+}

@@ -1,0 +1,261 @@
+// Package order is the order service: the system of record for orders. The saga's first
+// step creates an order PENDING, the workflow mirrors its intermediate statuses here, the
+// last step confirms it COMPLETED (the point of no return), and the compensation cancels
+// it (CANCELLED) or rejects it (REJECTED) with a reason.
+//
+// Every write is idempotent, keyed by the order ID: creating again with the same body
+// returns the first order, confirming twice completes the order once, cancelling twice
+// keeps the first reason, and a status update carries a version so that a stale or
+// repeated one changes nothing. Once an order is terminal (COMPLETED, CANCELLED or
+// REJECTED) it never moves again: cancelling a COMPLETED order is refused with
+// ErrCompleted, confirming a cancelled one with ErrCompensated.
+//
+// Cancelling an order that was never created succeeds and leaves a tombstone (an order
+// row with Tombstone set, the requested status and no items), so that a create arriving
+// late for that order is refused with ErrCompensated instead of leaving a PENDING order
+// that no workflow will ever finish.
+//
+// The package holds the domain types and errors (this file), the GORM store (store.go),
+// the Gin handlers (http.go) and a typed HTTP client for the activities (client.go).
+package order
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/ordersaga/ordersaga/internal/httpx"
+)
+
+// Currency is the only currency orders are accepted in for now.
+const Currency = "USD"
+
+// Operations are the write operations that fault injection can target.
+var Operations = []string{"create", "confirm", "cancel"}
+
+// Errors returned by the store and, through the client, by the HTTP API.
+var (
+	// ErrNotFound means the order does not exist.
+	ErrNotFound = errors.New("order not found")
+	// ErrConflict means the order ID already exists with a different body.
+	ErrConflict = errors.New("order already exists with a different body")
+	// ErrCompensated means the order was already cancelled or rejected (or a tombstone
+	// was left for it): it can no longer be created or confirmed.
+	ErrCompensated = errors.New("order already cancelled or rejected")
+	// ErrCompleted means the order is COMPLETED, past the point of no return: it can no
+	// longer be cancelled or rejected.
+	ErrCompleted = errors.New("order already completed")
+)
+
+// Codes maps the errors above to HTTP answers, and back in the client.
+var Codes = httpx.Codes{
+	{Err: ErrNotFound, Status: http.StatusNotFound, Code: "NotFound", Title: "Not found"},
+	{Err: ErrConflict, Status: http.StatusConflict, Code: "IdempotencyConflict", Title: "Idempotency conflict"},
+	{Err: ErrCompensated, Status: http.StatusConflict, Code: "AlreadyCompensated", Title: "Already compensated"},
+	{Err: ErrCompleted, Status: http.StatusConflict, Code: "OrderCompleted", Title: "Order completed"},
+}
+
+// Status is the state of an order.
+type Status string
+
+// Order statuses. PENDING is set by Create, COMPLETED by Confirm, CANCELLED and REJECTED
+// by Cancel; the intermediate ones are mirrored from the workflow by SetStatus.
+const (
+	// Pending: the order was created; nothing else has happened yet.
+	Pending Status = "PENDING"
+	// Reserved: the inventory is reserved.
+	Reserved Status = "RESERVED"
+	// AwaitingApproval: the order waits for an operator to approve or reject it.
+	AwaitingApproval Status = "AWAITING_APPROVAL"
+	// Paid: the customer was charged.
+	Paid Status = "PAID"
+	// ShippingScheduled: the shipment is scheduled.
+	ShippingScheduled Status = "SHIPPING_SCHEDULED"
+	// Compensating: the saga is undoing its steps.
+	Compensating Status = "COMPENSATING"
+	// NeedsAttention: a compensation keeps failing; an operator must step in.
+	NeedsAttention Status = "NEEDS_ATTENTION"
+	// Completed: the order is confirmed, past the point of no return.
+	Completed Status = "COMPLETED"
+	// Rejected: a business rule refused the order and the saga compensated it.
+	Rejected Status = "REJECTED"
+	// Cancelled: the customer or an operator cancelled the order and the saga compensated it.
+	Cancelled Status = "CANCELLED"
+)
+
+// terminal lists the statuses an order never leaves.
+var terminal = []Status{Completed, Rejected, Cancelled}
+
+// Terminal reports whether s is final: COMPLETED, REJECTED or CANCELLED.
+func (s Status) Terminal() bool {
+	return s == Completed || s == Rejected || s == Cancelled
+}
+
+// Intermediate reports whether s is a status the workflow mirrors with SetStatus:
+// RESERVED, AWAITING_APPROVAL, PAID, SHIPPING_SCHEDULED, COMPENSATING or NEEDS_ATTENTION.
+func (s Status) Intermediate() bool {
+	switch s {
+	case Reserved, AwaitingApproval, Paid, ShippingScheduled, Compensating, NeedsAttention:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is one of the order statuses.
+func (s Status) Valid() bool {
+	return s == Pending || s.Intermediate() || s.Terminal()
+}
+
+// compensated reports whether s is the outcome of a compensation: CANCELLED or REJECTED.
+func (s Status) compensated() bool { return s == Cancelled || s == Rejected }
+
+// Item is one line of an order: a quantity of a product at a unit price.
+type Item struct {
+	SKU            string `json:"sku"`
+	Quantity       int    `json:"quantity"`
+	UnitPriceCents int64  `json:"unitPriceCents"`
+}
+
+// Address is where an order ships to. Country is an ISO 3166-1 alpha-2 code ("US").
+type Address struct {
+	Name       string `json:"name"`
+	Line1      string `json:"line1"`
+	City       string `json:"city"`
+	PostalCode string `json:"postalCode"`
+	Country    string `json:"country"`
+}
+
+// Order is an order with its current status.
+type Order struct {
+	OrderID         string  `json:"orderId"`
+	CustomerID      string  `json:"customerId"`
+	Items           []Item  `json:"items"`
+	TotalCents      int64   `json:"totalCents"`
+	Currency        string  `json:"currency"`
+	PaymentMethod   string  `json:"paymentMethod"`
+	ShippingAddress Address `json:"shippingAddress"`
+	Status          Status  `json:"status"`
+	// Reason says why the order was cancelled or rejected.
+	Reason string `json:"reason,omitempty"`
+	// FailedStep is the saga step that failed, for a rejected order.
+	FailedStep string `json:"failedStep,omitempty"`
+	// ErrorType is the business error type of the failure (e.g. "OutOfStock").
+	ErrorType string `json:"errorType,omitempty"`
+	// Tombstone is set when the order was cancelled before it was ever created: it has
+	// no customer and no items, and it refuses a late create.
+	Tombstone bool `json:"tombstone,omitempty"`
+	// Version is the last status version applied by SetStatus (0 before any).
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// CreateRequest is the body of a create: the order as priced by the caller.
+// TotalCents must equal the sum of quantity × unit price.
+type CreateRequest struct {
+	OrderID         string  `json:"orderId"`
+	CustomerID      string  `json:"customerId"`
+	Items           []Item  `json:"items"`
+	TotalCents      int64   `json:"totalCents"`
+	Currency        string  `json:"currency"`
+	PaymentMethod   string  `json:"paymentMethod"`
+	ShippingAddress Address `json:"shippingAddress"`
+}
+
+// CancelRequest is the body of a cancel: the terminal status (CANCELLED or REJECTED) and
+// why.
+type CancelRequest struct {
+	Status     Status `json:"status"`
+	Reason     string `json:"reason,omitempty"`
+	FailedStep string `json:"failedStep,omitempty"`
+	ErrorType  string `json:"errorType,omitempty"`
+}
+
+// StatusUpdate is an intermediate status mirrored from the workflow. Version orders the
+// updates of one order: an update applies only when its version is above the order's.
+type StatusUpdate struct {
+	Status  Status `json:"status"`
+	Version int64  `json:"version"`
+}
+
+// ListQuery selects a page of orders: the query parameters customerId, status, limit and
+// cursor. Empty fields do not filter; Limit 0 means DefaultLimit.
+type ListQuery struct {
+	CustomerID string
+	Status     Status
+	Limit      int
+	// Cursor is the NextCursor of the previous page; empty for the first page.
+	Cursor string
+}
+
+// Page is one page of orders, newest first. NextCursor is empty on the last page.
+type Page struct {
+	Orders     []Order `json:"orders"`
+	NextCursor string  `json:"nextCursor,omitempty"`
+}
+
+// Bounds of a request.
+const (
+	// DefaultLimit is the page size when ListQuery.Limit is 0.
+	DefaultLimit = 20
+	// MaxLimit is the largest page size.
+	MaxLimit = 100
+
+	maxItems          = 100
+	maxQuantity       = 10000
+	maxUnitPriceCents = 1_000_000_000_000 // bounds the total far below int64 overflow
+	maxTextLen        = 200               // payment method, failed step, error type, address fields
+	maxReasonLen      = 1000
+)
+
+const idMessage = "must be an ID (letters, digits, -_.:)"
+
+// validateCreate checks every field of a create request.
+func validateCreate(v *httpx.Validator, r CreateRequest) {
+	v.Check(httpx.ValidID(r.OrderID), "orderId", idMessage)
+	v.Check(httpx.ValidID(r.CustomerID), "customerId", idMessage)
+	v.Check(len(r.Items) > 0, "items", "must not be empty")
+	v.Check(len(r.Items) <= maxItems, "items", "must have at most 100 entries")
+	seen := make(map[string]bool, len(r.Items))
+	var total int64
+	itemsOK := len(r.Items) <= maxItems
+	for i, it := range r.Items {
+		skuOK := httpx.ValidID(it.SKU)
+		qtyOK := it.Quantity > 0 && it.Quantity <= maxQuantity
+		priceOK := it.UnitPriceCents >= 0 && it.UnitPriceCents <= maxUnitPriceCents
+		v.Checkf(skuOK, "must be a SKU (letters, digits, -_.:)", "items[%d].sku", i)
+		v.Checkf(qtyOK, "must be between 1 and 10000", "items[%d].quantity", i)
+		v.Checkf(priceOK, "must be between 0 and 1000000000000", "items[%d].unitPriceCents", i)
+		v.Checkf(!seen[it.SKU], "appears twice", "items[%d].sku", i)
+		seen[it.SKU] = true
+		itemsOK = itemsOK && skuOK && qtyOK && priceOK
+		total += int64(it.Quantity) * it.UnitPriceCents
+	}
+	// The total is only checked against valid items, whose sum cannot overflow.
+	if itemsOK {
+		v.Check(r.TotalCents == total, "totalCents", "must equal the sum of quantity × unitPriceCents")
+	}
+	v.Check(r.Currency == Currency, "currency", "must be "+Currency)
+	v.Text("paymentMethod", r.PaymentMethod, true, maxTextLen)
+	a := r.ShippingAddress
+	v.Text("shippingAddress.name", a.Name, true, maxTextLen)
+	v.Text("shippingAddress.line1", a.Line1, true, maxTextLen)
+	v.Text("shippingAddress.city", a.City, true, maxTextLen)
+	v.Text("shippingAddress.postalCode", a.PostalCode, true, maxTextLen)
+	v.Check(httpx.ValidCountry(a.Country), "shippingAddress.country", "must be two uppercase letters (ISO 3166-1 alpha-2)")
+}
+
+// validateCancel checks a cancel request.
+func validateCancel(v *httpx.Validator, r CancelRequest) {
+	v.Check(r.Status.compensated(), "status", "must be CANCELLED or REJECTED")
+	v.Text("reason", r.Reason, false, maxReasonLen)
+	v.Text("failedStep", r.FailedStep, false, maxTextLen)
+	v.Text("errorType", r.ErrorType, false, maxTextLen)
+}
+
+// validateStatusUpdate checks a status update.
+func validateStatusUpdate(v *httpx.Validator, u StatusUpdate) {
+	v.Check(u.Status.Intermediate(), "status",
+		"must be one of RESERVED, AWAITING_APPROVAL, PAID, SHIPPING_SCHEDULED, COMPENSATING, NEEDS_ATTENTION")
+	v.Check(u.Version >= 1, "version", "must be at least 1")
+}

@@ -1,0 +1,402 @@
+package order
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/ordersaga/ordersaga/internal/httpx"
+)
+
+// orderRow is the orders table: one row per order ID, which is what makes every write
+// idempotent. Items are stored as JSON, the address in flat columns.
+//
+// CreatedMicros is the creation time in microseconds since the epoch: List sorts on it
+// (with order_id as the tie-break) because an int64 compares exactly and the same way on
+// SQLite and PostgreSQL, which a time column does not. The three composite indexes serve
+// List unfiltered, by customer and by status.
+type orderRow struct {
+	OrderID        string `gorm:"primaryKey;size:100;index:idx_orders_created,priority:2;index:idx_orders_customer,priority:3;index:idx_orders_status,priority:3"`
+	CustomerID     string `gorm:"not null;size:100;index:idx_orders_customer,priority:1"`
+	Items          []Item `gorm:"serializer:json;type:text;not null"`
+	TotalCents     int64  `gorm:"not null"`
+	Currency       string `gorm:"not null;size:3"`
+	PaymentMethod  string `gorm:"not null"`
+	ShipName       string `gorm:"not null"`
+	ShipLine1      string `gorm:"not null"`
+	ShipCity       string `gorm:"not null"`
+	ShipPostalCode string `gorm:"not null"`
+	ShipCountry    string `gorm:"not null;size:2"`
+	Status         string `gorm:"not null;size:32;index:idx_orders_status,priority:1"`
+	Reason         string `gorm:"not null"`
+	FailedStep     string `gorm:"not null"`
+	ErrorType      string `gorm:"not null"`
+	Tombstone      bool   `gorm:"not null"`
+	Version        int64  `gorm:"not null"`
+	CreatedMicros  int64  `gorm:"not null;index:idx_orders_created,priority:1;index:idx_orders_customer,priority:2;index:idx_orders_status,priority:2"`
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+func (orderRow) TableName() string { return "orders" }
+
+func (r orderRow) toOrder() Order {
+	items := r.Items
+	if items == nil {
+		items = []Item{}
+	}
+	return Order{
+		OrderID:       r.OrderID,
+		CustomerID:    r.CustomerID,
+		Items:         items,
+		TotalCents:    r.TotalCents,
+		Currency:      r.Currency,
+		PaymentMethod: r.PaymentMethod,
+		ShippingAddress: Address{Name: r.ShipName, Line1: r.ShipLine1, City: r.ShipCity,
+			PostalCode: r.ShipPostalCode, Country: r.ShipCountry},
+		Status:     Status(r.Status),
+		Reason:     r.Reason,
+		FailedStep: r.FailedStep,
+		ErrorType:  r.ErrorType,
+		Tombstone:  r.Tombstone,
+		Version:    r.Version,
+		CreatedAt:  r.CreatedAt.UTC(),
+		UpdatedAt:  r.UpdatedAt.UTC(),
+	}
+}
+
+// newRow is the row of a new PENDING order created at now.
+func newRow(r CreateRequest, now time.Time) orderRow {
+	a := r.ShippingAddress
+	return orderRow{
+		OrderID: r.OrderID, CustomerID: r.CustomerID, Items: r.Items, TotalCents: r.TotalCents,
+		Currency: r.Currency, PaymentMethod: r.PaymentMethod,
+		ShipName: a.Name, ShipLine1: a.Line1, ShipCity: a.City, ShipPostalCode: a.PostalCode, ShipCountry: a.Country,
+		Status: string(Pending), CreatedMicros: now.UnixMicro(), CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// tombstoneRow is the row left by cancelling an order that was never created.
+func tombstoneRow(orderID string, r CancelRequest, now time.Time) orderRow {
+	return orderRow{
+		OrderID: orderID, Items: []Item{}, Status: string(r.Status), Reason: r.Reason,
+		FailedStep: r.FailedStep, ErrorType: r.ErrorType, Tombstone: true,
+		CreatedMicros: now.UnixMicro(), CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// sameBody reports whether the stored order was created from a request equal to r.
+// Items are compared regardless of their order.
+func (r orderRow) sameBody(req CreateRequest) bool {
+	a := req.ShippingAddress
+	return r.CustomerID == req.CustomerID && r.TotalCents == req.TotalCents &&
+		r.Currency == req.Currency && r.PaymentMethod == req.PaymentMethod &&
+		r.ShipName == a.Name && r.ShipLine1 == a.Line1 && r.ShipCity == a.City &&
+		r.ShipPostalCode == a.PostalCode && r.ShipCountry == a.Country &&
+		slices.Equal(sortedItems(r.Items), sortedItems(req.Items))
+}
+
+func sortedItems(items []Item) []Item {
+	s := slices.Clone(items)
+	slices.SortFunc(s, func(a, b Item) int { return strings.Compare(a.SKU, b.SKU) })
+	return s
+}
+
+// terminalStrings is terminal as column values, for "status NOT IN ?".
+var terminalStrings = func() []string {
+	s := make([]string, len(terminal))
+	for i, st := range terminal {
+		s[i] = string(st)
+	}
+	return s
+}()
+
+// Store keeps orders in a GORM database.
+type Store struct {
+	db *gorm.DB
+}
+
+// NewStore creates the orders table and its indexes when missing.
+func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
+	if err := db.WithContext(ctx).AutoMigrate(&orderRow{}); err != nil {
+		return nil, fmt.Errorf("migrate order tables: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Create creates an order PENDING and reports whether this call created it. Repeating it
+// with the same body returns the first order (created false), whatever its status is now,
+// unless the order was cancelled or rejected.
+//
+// It returns ErrCompensated when the order was already cancelled or rejected (a
+// tombstone included), ErrConflict when the order ID exists with another body, or a
+// *httpx.ValidationError. In every error case nothing is written.
+func (s *Store) Create(ctx context.Context, req CreateRequest) (Order, bool, error) {
+	var v httpx.Validator
+	validateCreate(&v, req)
+	if err := v.Err(); err != nil {
+		return Order{}, false, err
+	}
+	var (
+		row     orderRow
+		created bool
+	)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		row = newRow(req, tx.NowFunc())
+		// The primary key on order_id is the idempotency guard: only one insert wins.
+		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+		if ins.Error != nil {
+			return ins.Error
+		}
+		if ins.RowsAffected == 1 {
+			created = true
+			return nil
+		}
+		// An earlier call (or a compensation) decided; answer from the stored row.
+		existing, err := take(tx, req.OrderID)
+		if err != nil {
+			return err
+		}
+		row = existing
+		switch {
+		case Status(row.Status).compensated():
+			return fmt.Errorf("%w (%s)", ErrCompensated, row.Status)
+		case !row.sameBody(req):
+			return ErrConflict
+		}
+		return nil
+	})
+	if err != nil {
+		return Order{}, false, fmt.Errorf("create order %s: %w", req.OrderID, err)
+	}
+	return row.toOrder(), created, nil
+}
+
+// Confirm marks an order COMPLETED, the point of no return. Confirming a COMPLETED order
+// again returns it unchanged.
+//
+// It returns ErrNotFound, ErrCompensated when the order was cancelled or rejected, or a
+// *httpx.ValidationError for an invalid order ID.
+func (s *Store) Confirm(ctx context.Context, orderID string) (Order, error) {
+	if err := checkOrderID(orderID); err != nil {
+		return Order{}, err
+	}
+	var row orderRow
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		upd := tx.Model(&orderRow{}).
+			Where("order_id = ? AND status NOT IN ?", orderID, terminalStrings).
+			Updates(map[string]any{"status": string(Completed), "updated_at": tx.NowFunc()})
+		if upd.Error != nil {
+			return upd.Error
+		}
+		var err error
+		if row, err = take(tx, orderID); err != nil {
+			return err
+		}
+		if upd.RowsAffected == 0 && Status(row.Status) != Completed {
+			return fmt.Errorf("%w (%s)", ErrCompensated, row.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("confirm order %s: %w", orderID, err)
+	}
+	return row.toOrder(), nil
+}
+
+// Cancel marks an order CANCELLED or REJECTED (req.Status) with the reason, failed step
+// and error type of req. Cancelling an order that does not exist records a tombstone with
+// that status, which refuses a later Create. Cancelling an order that is already
+// cancelled or rejected returns it unchanged: the first cancel wins.
+//
+// It returns ErrCompleted when the order is COMPLETED (nothing changes), or a
+// *httpx.ValidationError.
+func (s *Store) Cancel(ctx context.Context, orderID string, req CancelRequest) (Order, error) {
+	var v httpx.Validator
+	v.Check(httpx.ValidID(orderID), "orderId", idMessage)
+	validateCancel(&v, req)
+	if err := v.Err(); err != nil {
+		return Order{}, err
+	}
+	var row orderRow
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := tx.NowFunc()
+		row = tombstoneRow(orderID, req, now)
+		tomb := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+		if tomb.Error != nil || tomb.RowsAffected == 1 {
+			return tomb.Error // the order never existed: the tombstone is the answer
+		}
+		// Only a non-terminal order moves; a terminal one keeps its first outcome.
+		upd := tx.Model(&orderRow{}).
+			Where("order_id = ? AND status NOT IN ?", orderID, terminalStrings).
+			Updates(map[string]any{"status": string(req.Status), "reason": req.Reason,
+				"failed_step": req.FailedStep, "error_type": req.ErrorType, "updated_at": now})
+		if upd.Error != nil {
+			return upd.Error
+		}
+		var err error
+		if row, err = take(tx, orderID); err != nil {
+			return err
+		}
+		if upd.RowsAffected == 0 && Status(row.Status) == Completed {
+			return ErrCompleted
+		}
+		return nil
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("cancel order %s: %w", orderID, err)
+	}
+	return row.toOrder(), nil
+}
+
+// SetStatus mirrors an intermediate status of the workflow. It applies only when
+// u.Version is above the order's version and the order is not terminal; a stale or
+// repeated update, or one for a terminal order, changes nothing and returns the current
+// order.
+//
+// It returns ErrNotFound, or a *httpx.ValidationError when the status is not
+// intermediate or the version is below 1.
+func (s *Store) SetStatus(ctx context.Context, orderID string, u StatusUpdate) (Order, error) {
+	var v httpx.Validator
+	v.Check(httpx.ValidID(orderID), "orderId", idMessage)
+	validateStatusUpdate(&v, u)
+	if err := v.Err(); err != nil {
+		return Order{}, err
+	}
+	var row orderRow
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Model(&orderRow{}).
+			Where("order_id = ? AND version < ? AND status NOT IN ?", orderID, u.Version, terminalStrings).
+			Updates(map[string]any{"status": string(u.Status), "version": u.Version, "updated_at": tx.NowFunc()}).
+			Error
+		if err != nil {
+			return err
+		}
+		row, err = take(tx, orderID)
+		return err
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("set status of order %s: %w", orderID, err)
+	}
+	return row.toOrder(), nil
+}
+
+// Get returns an order, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, orderID string) (Order, error) {
+	if !httpx.ValidID(orderID) { // such an ID cannot exist; do not send it to the database
+		return Order{}, fmt.Errorf("order %q: %w", orderID, ErrNotFound)
+	}
+	row, err := take(s.db.WithContext(ctx), orderID)
+	if err != nil {
+		return Order{}, err
+	}
+	return row.toOrder(), nil
+}
+
+// List returns a page of orders, newest first (ties broken by order ID, descending),
+// filtered by customer and status when those are set. Pass the page's NextCursor as
+// q.Cursor to get the next page; orders created meanwhile do not shift the pages.
+//
+// It returns a *httpx.ValidationError for an invalid customer ID, status, limit (1 to
+// MaxLimit; 0 means DefaultLimit) or cursor.
+func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
+	var v httpx.Validator
+	v.Check(q.CustomerID == "" || httpx.ValidID(q.CustomerID), "customerId", idMessage)
+	v.Check(q.Status == "" || q.Status.Valid(), "status", "must be an order status")
+	v.Check(q.Limit >= 0 && q.Limit <= MaxLimit, "limit", "must be between 1 and 100")
+	after, afterOK := decodeCursor(q.Cursor)
+	v.Check(q.Cursor == "" || afterOK, "cursor", "is not a cursor returned by this list")
+	if err := v.Err(); err != nil {
+		return Page{}, err
+	}
+	limit := cmp.Or(q.Limit, DefaultLimit)
+
+	db := s.db.WithContext(ctx)
+	if q.CustomerID != "" {
+		db = db.Where("customer_id = ?", q.CustomerID)
+	}
+	if q.Status != "" {
+		db = db.Where("status = ?", string(q.Status))
+	}
+	if q.Cursor != "" {
+		// A row-value comparison, which both databases can answer from the index.
+		db = db.Where("(created_micros, order_id) < (?, ?)", after.micros, after.orderID)
+	}
+	var rows []orderRow
+	err := db.Order("created_micros DESC, order_id DESC").Limit(limit + 1).Find(&rows).Error
+	if err != nil {
+		return Page{}, fmt.Errorf("list orders: %w", err)
+	}
+	page := Page{Orders: make([]Order, 0, min(len(rows), limit))}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[limit-1]
+		page.NextCursor = cursor{micros: last.CreatedMicros, orderID: last.OrderID}.encode()
+	}
+	for _, r := range rows {
+		page.Orders = append(page.Orders, r.toOrder())
+	}
+	return page, nil
+}
+
+// cursor is the sort key of the last order of a page.
+type cursor struct {
+	micros  int64
+	orderID string
+}
+
+// encode returns the cursor as opaque URL-safe text: base64url of "<micros>:<orderId>".
+func (c cursor) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.micros, 10) + ":" + c.orderID))
+}
+
+// decodeCursor parses an encoded cursor; it reports false for anything encode did not
+// produce (an empty string included).
+func decodeCursor(s string) (cursor, bool) {
+	if s == "" || len(s) > 200 {
+		return cursor{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, false
+	}
+	micros, id, ok := strings.Cut(string(b), ":")
+	if !ok || !httpx.ValidID(id) {
+		return cursor{}, false
+	}
+	n, err := strconv.ParseInt(micros, 10, 64)
+	if err != nil || n < 0 {
+		return cursor{}, false
+	}
+	return cursor{micros: n, orderID: id}, true
+}
+
+// checkOrderID returns a *httpx.ValidationError unless orderID is a valid ID.
+func checkOrderID(orderID string) error {
+	if !httpx.ValidID(orderID) {
+		return httpx.Invalid("orderId", idMessage)
+	}
+	return nil
+}
+
+// take loads one order row, or returns ErrNotFound.
+func take(tx *gorm.DB, orderID string) (orderRow, error) {
+	var row orderRow
+	err := tx.Take(&row, "order_id = ?", orderID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return orderRow{}, fmt.Errorf("order %s: %w", orderID, ErrNotFound)
+	}
+	if err != nil {
+		return orderRow{}, fmt.Errorf("get order %s: %w", orderID, err)
+	}
+	return row, nil
+}

@@ -1,0 +1,106 @@
+package payment
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/internal/httpx"
+)
+
+// NewHandler returns the payment service's HTTP API over store:
+//
+//	POST /payments                    charge an order (fault operation "charge"):
+//	                                  201 charged, 200 replay of an earlier charge
+//	GET  /payments/{orderId}          an order's payment
+//	POST /payments/{orderId}/refund   refund it, or void it (fault operation "refund")
+//	GET  /customers/{customerId}      a customer and its balance
+//	PUT  /customers/{customerId}      create a customer or set its balance
+//	GET|PUT /admin/faults             fault injection settings
+//	GET  /healthz                     liveness
+func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger) http.Handler {
+	h := handler{store: store}
+	r := httpx.NewEngine(log, Codes)
+	inj.Register(r)
+	up := r.Group("", inj.Reads())
+	up.GET("/payments/:orderId", h.getPayment)
+	up.GET("/customers/:customerId", h.getCustomer)
+	up.PUT("/customers/:customerId", h.upsertCustomer)
+	r.POST("/payments", inj.Op("charge"), h.charge)
+	r.POST("/payments/:orderId/refund", inj.Op("refund"), h.refund)
+	return r
+}
+
+type handler struct {
+	store *Store
+}
+
+// customerBody is the body of PUT /customers/{customerId}: a CustomerUpdate whose balance
+// must be present, so that an empty body never zeroes a balance.
+type customerBody struct {
+	BalanceCents *int64 `json:"balanceCents"`
+}
+
+func (h handler) charge(c *gin.Context) {
+	var req ChargeRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	p, created, err := h.store.Charge(c.Request.Context(), req)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(httpx.StatusFor(created), p)
+}
+
+func (h handler) getPayment(c *gin.Context) {
+	p, err := h.store.Payment(c.Request.Context(), c.Param("orderId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (h handler) refund(c *gin.Context) {
+	p, err := h.store.Refund(c.Request.Context(), c.Param("orderId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (h handler) getCustomer(c *gin.Context) {
+	cust, err := h.store.Customer(c.Request.Context(), c.Param("customerId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, cust)
+}
+
+func (h handler) upsertCustomer(c *gin.Context) {
+	var body customerBody
+	if err := httpx.BindJSON(c, &body); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if body.BalanceCents == nil {
+		var v httpx.Validator
+		v.Check(false, "balanceCents", "is required")
+		_ = c.Error(v.Err())
+		return
+	}
+	cust, created, err := h.store.UpsertCustomer(c.Request.Context(), c.Param("customerId"),
+		CustomerUpdate{BalanceCents: *body.BalanceCents})
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(httpx.StatusFor(created), cust)
+}

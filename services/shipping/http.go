@@ -1,0 +1,66 @@
+package shipping
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/internal/httpx"
+)
+
+// NewHandler returns the shipping service's HTTP API over store:
+//
+//	POST /shipments                    schedule an order's shipment (fault operation "schedule");
+//	                                   201 when scheduled, 200 for a replay
+//	GET  /shipments/{orderId}          an order's shipment
+//	POST /shipments/{orderId}/cancel   cancel it, or void it when there is none (fault operation "cancel")
+//	GET|PUT /admin/faults              fault injection settings
+//	GET  /healthz                      process up
+func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger) http.Handler {
+	h := handler{store: store}
+	r := httpx.NewEngine(log, Codes)
+	inj.Register(r)
+	up := r.Group("", inj.Reads())
+	up.GET("/shipments/:orderId", h.getShipment)
+	r.POST("/shipments", inj.Op("schedule"), h.schedule)
+	r.POST("/shipments/:orderId/cancel", inj.Op("cancel"), h.cancel)
+	return r
+}
+
+type handler struct {
+	store *Store
+}
+
+func (h handler) schedule(c *gin.Context) {
+	var req ScheduleRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	sh, created, err := h.store.Schedule(c.Request.Context(), req)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(httpx.StatusFor(created), sh)
+}
+
+func (h handler) getShipment(c *gin.Context) {
+	sh, err := h.store.Shipment(c.Request.Context(), c.Param("orderId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, sh)
+}
+
+func (h handler) cancel(c *gin.Context) {
+	sh, err := h.store.Cancel(c.Request.Context(), c.Param("orderId"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, sh)
+}

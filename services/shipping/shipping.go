@@ -1,0 +1,207 @@
+// Package shipping is the shipping service: it schedules one shipment per order, with a
+// carrier and a tracking number, to the countries it serves, and cancels it again.
+//
+// Every write is idempotent, keyed by the order ID: scheduling again with the same address
+// and items returns the first shipment (the carrier and tracking number are derived from
+// the order, so a replay is identical), and cancelling twice cancels once. Cancelling an
+// order that was never scheduled succeeds and leaves a VOIDED tombstone, so that a
+// schedule arriving late for that order is refused with ErrCompensated instead of
+// shipping goods for an order that was already undone.
+//
+// The package holds the domain types and errors (this file), the GORM store (store.go),
+// the Gin handlers (http.go) and a typed HTTP client for the activities (client.go).
+package shipping
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ordersaga/ordersaga/internal/httpx"
+)
+
+// Operations are the write operations that fault injection can target.
+var Operations = []string{"schedule", "cancel"}
+
+// ServedCountries are the ISO 3166-1 alpha-2 codes of the countries the service ships to.
+// Any other country, or the postal code UnservedPostalCode, is ErrShippingUnavailable.
+var ServedCountries = []string{"US", "CA", "GB", "DE", "FR", "KR", "JP"}
+
+// UnservedPostalCode is a postal code no carrier delivers to, in any country (the test
+// vocabulary's way to make shipping fail for a served country).
+const UnservedPostalCode = "00000"
+
+// carriers names the carrier of each served country.
+var carriers = map[string]string{
+	"US": "UPS", "CA": "UPS",
+	"GB": "DHL", "DE": "DHL", "FR": "DHL",
+	"KR": "EMS", "JP": "EMS",
+}
+
+// Errors returned by the store and, through the client, by the HTTP API.
+var (
+	// ErrShippingUnavailable means no carrier delivers to the address: the country is not
+	// served, or the postal code is unserved.
+	ErrShippingUnavailable = errors.New("shipping unavailable")
+	// ErrNotFound means the order has no shipment.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the order's shipment was already scheduled to another address or
+	// with other items.
+	ErrConflict = errors.New("order already scheduled with a different address or items")
+	// ErrCompensated means the order's shipment was already cancelled or voided; a
+	// schedule arriving after its compensation is refused.
+	ErrCompensated = errors.New("shipment already cancelled for this order")
+)
+
+// Codes maps the errors above to HTTP answers, and back in the client.
+var Codes = httpx.Codes{
+	{Err: ErrShippingUnavailable, Status: http.StatusUnprocessableEntity, Code: "ShippingUnavailable", Title: "Shipping unavailable"},
+	{Err: ErrNotFound, Status: http.StatusNotFound, Code: "NotFound", Title: "Not found"},
+	{Err: ErrConflict, Status: http.StatusConflict, Code: "IdempotencyConflict", Title: "Idempotency conflict"},
+	{Err: ErrCompensated, Status: http.StatusConflict, Code: "AlreadyCompensated", Title: "Already compensated"},
+}
+
+// Address is where a shipment goes. Country is an upper-case ISO 3166-1 alpha-2 code.
+type Address struct {
+	Name       string `json:"name"`
+	Line1      string `json:"line1"`
+	City       string `json:"city"`
+	PostalCode string `json:"postalCode"`
+	Country    string `json:"country"`
+}
+
+// Item is a quantity of one product in a shipment.
+type Item struct {
+	SKU      string `json:"sku"`
+	Quantity int    `json:"quantity"`
+}
+
+// Status is the state of an order's shipment.
+type Status string
+
+// Shipment statuses.
+const (
+	// Scheduled: a carrier will pick the shipment up.
+	Scheduled Status = "SCHEDULED"
+	// Cancelled: the compensation cancelled a scheduled shipment.
+	Cancelled Status = "CANCELLED"
+	// Voided: the compensation ran before anything was scheduled; a tombstone with no
+	// address, items, carrier or tracking number.
+	Voided Status = "VOIDED"
+)
+
+// Shipment is the delivery of one order.
+type Shipment struct {
+	OrderID        string    `json:"orderId"`
+	Status         Status    `json:"status"`
+	Carrier        string    `json:"carrier"`
+	TrackingNumber string    `json:"trackingNumber"`
+	Address        Address   `json:"address"`
+	Items          []Item    `json:"items"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+// ScheduleRequest asks to ship an order's items to an address. It is the body of
+// POST /shipments.
+type ScheduleRequest struct {
+	OrderID string  `json:"orderId"`
+	Address Address `json:"address"`
+	Items   []Item  `json:"items"`
+}
+
+// Bounds on a request's size.
+const (
+	maxItems       = 100
+	maxQuantity    = 10000
+	maxAddressText = 200
+)
+
+// Carrier returns the carrier that delivers to country, or "" when the country is not
+// served.
+func Carrier(country string) string { return carriers[country] }
+
+// TrackingNumber returns the tracking number of an order's shipment: "1Z" and the first
+// 12 hex digits of the SHA-256 of the order ID, upper-cased. It depends on the order ID
+// only, so a replayed schedule answers the same number.
+func TrackingNumber(orderID string) string {
+	sum := sha256.Sum256([]byte(orderID))
+	return "1Z" + strings.ToUpper(hex.EncodeToString(sum[:])[:12])
+}
+
+// validateRequest checks a schedule request's form (not whether the address is served).
+// Its errors are collected in v.
+func validateRequest(v *httpx.Validator, req ScheduleRequest) {
+	v.Check(httpx.ValidID(req.OrderID), "orderId", "must be an ID (letters, digits, -_.:)")
+	a := req.Address
+	validateText(v, "address.name", a.Name)
+	validateText(v, "address.line1", a.Line1)
+	validateText(v, "address.city", a.City)
+	validateText(v, "address.postalCode", a.PostalCode)
+	v.Check(isCountryCode(a.Country), "address.country", "must be two upper-case letters (ISO 3166-1 alpha-2)")
+	validateItems(v, req.Items)
+}
+
+// validateText checks one address field: not blank, at most maxAddressText characters,
+// no control characters (PostgreSQL cannot store a NUL in text).
+func validateText(v *httpx.Validator, field, s string) {
+	v.Check(strings.TrimSpace(s) != "", field, "is required")
+	v.Check(utf8.RuneCountInString(s) <= maxAddressText, field, "must be at most 200 characters")
+	v.Check(!strings.ContainsFunc(s, unicode.IsControl), field, "must not contain control characters")
+}
+
+// isCountryCode reports whether s is two upper-case ASCII letters.
+func isCountryCode(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+}
+
+// validateItems checks a list of items: 1 to maxItems entries, valid SKUs, quantities
+// from 1 to maxQuantity, no SKU twice.
+func validateItems(v *httpx.Validator, items []Item) {
+	v.Check(len(items) > 0, "items", "must not be empty")
+	v.Check(len(items) <= maxItems, "items", "must have at most 100 entries")
+	seen := make(map[string]bool, len(items))
+	for i, it := range items {
+		v.Checkf(httpx.ValidID(it.SKU), "must be a SKU (letters, digits, -_.:)", "items[%d].sku", i)
+		v.Checkf(it.Quantity > 0 && it.Quantity <= maxQuantity, "must be between 1 and 10000", "items[%d].quantity", i)
+		v.Checkf(!seen[it.SKU], "appears twice", "items[%d].sku", i)
+		seen[it.SKU] = true
+	}
+}
+
+// served reports why no carrier delivers to a, or "" when one does.
+func served(a Address) string {
+	switch {
+	case !slices.Contains(ServedCountries, a.Country) || Carrier(a.Country) == "":
+		return "country " + a.Country + " is not served"
+	case strings.TrimSpace(a.PostalCode) == UnservedPostalCode:
+		return "postal code " + UnservedPostalCode + " is not served"
+	}
+	return ""
+}
+
+// sameItems reports whether a and b hold the same quantities of the same SKUs.
+func sameItems(a, b []Item) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	qty := make(map[string]int, len(a))
+	for _, it := range a {
+		qty[it.SKU] += it.Quantity
+	}
+	for _, it := range b {
+		qty[it.SKU] -= it.Quantity
+	}
+	for _, n := range qty {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}

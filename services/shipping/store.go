@@ -1,0 +1,158 @@
+package shipping
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/ordersaga/ordersaga/internal/httpx"
+)
+
+// shipmentRow is the shipments table: one row per order, which is what makes scheduling
+// idempotent. The address is kept in columns, the items as JSON. A VOIDED tombstone has
+// empty address, carrier and tracking columns and no items.
+type shipmentRow struct {
+	OrderID        string `gorm:"primaryKey;size:100"`
+	Status         string `gorm:"not null;size:16;check:chk_shipments_status,status IN ('SCHEDULED', 'CANCELLED', 'VOIDED')"`
+	Carrier        string `gorm:"not null;size:16"`
+	TrackingNumber string `gorm:"not null;size:32"`
+	AddressName    string `gorm:"not null"`
+	AddressLine1   string `gorm:"not null"`
+	AddressCity    string `gorm:"not null"`
+	PostalCode     string `gorm:"not null"`
+	Country        string `gorm:"not null;size:2"`
+	Items          []Item `gorm:"serializer:json;type:text;not null"`
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+func (shipmentRow) TableName() string { return "shipments" }
+
+func (r shipmentRow) toShipment() Shipment {
+	items := r.Items
+	if items == nil {
+		items = []Item{}
+	}
+	return Shipment{
+		OrderID:        r.OrderID,
+		Status:         Status(r.Status),
+		Carrier:        r.Carrier,
+		TrackingNumber: r.TrackingNumber,
+		Address: Address{Name: r.AddressName, Line1: r.AddressLine1, City: r.AddressCity,
+			PostalCode: r.PostalCode, Country: r.Country},
+		Items:     items,
+		CreatedAt: r.CreatedAt,
+		UpdatedAt: r.UpdatedAt,
+	}
+}
+
+// Store keeps shipments in a GORM database.
+type Store struct {
+	db *gorm.DB
+}
+
+// NewStore creates the shipments table when missing. The service has no seed data: the
+// served countries and carriers are part of the code.
+func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
+	if err := db.WithContext(ctx).AutoMigrate(&shipmentRow{}); err != nil {
+		return nil, fmt.Errorf("migrate shipping tables: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Schedule schedules the shipment of an order, and reports whether this call scheduled it;
+// repeating it with the same address and items returns the first shipment.
+//
+// It returns ErrShippingUnavailable when no carrier delivers to the address (nothing
+// written), ErrConflict when the order was scheduled to another address or with other
+// items, ErrCompensated when the order's shipment was already cancelled or voided, or a
+// *httpx.ValidationError.
+func (s *Store) Schedule(ctx context.Context, req ScheduleRequest) (Shipment, bool, error) {
+	var v httpx.Validator
+	validateRequest(&v, req)
+	if err := v.Err(); err != nil {
+		return Shipment{}, false, err
+	}
+	if why := served(req.Address); why != "" {
+		return Shipment{}, false, fmt.Errorf("schedule shipping for order %s: %w: %s", req.OrderID, ErrShippingUnavailable, why)
+	}
+	a := req.Address
+	row := shipmentRow{
+		OrderID:        req.OrderID,
+		Status:         string(Scheduled),
+		Carrier:        Carrier(a.Country),
+		TrackingNumber: TrackingNumber(req.OrderID),
+		AddressName:    a.Name,
+		AddressLine1:   a.Line1,
+		AddressCity:    a.City,
+		PostalCode:     a.PostalCode,
+		Country:        a.Country,
+		Items:          req.Items,
+	}
+	// The primary key on order_id is the idempotency guard: only one insert wins, and a
+	// tombstone left by an earlier cancel makes the insert do nothing.
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+	if res.Error != nil {
+		return Shipment{}, false, fmt.Errorf("schedule shipping for order %s: %w", req.OrderID, res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return row.toShipment(), true, nil
+	}
+	existing, err := s.Shipment(ctx, req.OrderID)
+	if err != nil {
+		return Shipment{}, false, err
+	}
+	switch {
+	case existing.Status != Scheduled:
+		return existing, false, fmt.Errorf("schedule shipping for order %s: %w (%s)", req.OrderID, ErrCompensated, existing.Status)
+	case existing.Address != req.Address || !sameItems(existing.Items, req.Items):
+		return existing, false, fmt.Errorf("schedule shipping for order %s: %w", req.OrderID, ErrConflict)
+	}
+	return existing, false, nil
+}
+
+// Cancel cancels an order's shipment, once. Cancelling an order that was never scheduled
+// records a VOIDED tombstone. Cancelling again returns the cancelled (or voided) shipment
+// unchanged. It returns a *httpx.ValidationError for an invalid order ID.
+func (s *Store) Cancel(ctx context.Context, orderID string) (Shipment, error) {
+	var v httpx.Validator
+	v.Check(httpx.ValidID(orderID), "orderId", "must be an ID (letters, digits, -_.:)")
+	if err := v.Err(); err != nil {
+		return Shipment{}, err
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		tomb := tx.Clauses(clause.OnConflict{DoNothing: true}).
+			Create(&shipmentRow{OrderID: orderID, Status: string(Voided), Items: []Item{}})
+		if tomb.Error != nil || tomb.RowsAffected == 1 {
+			return tomb.Error
+		}
+		// Only a SCHEDULED shipment moves; a cancelled or voided one stays as it is.
+		return tx.Model(&shipmentRow{}).Where("order_id = ? AND status = ?", orderID, Scheduled).
+			Updates(map[string]any{"status": string(Cancelled), "updated_at": tx.NowFunc()}).Error
+	})
+	if err != nil {
+		return Shipment{}, fmt.Errorf("cancel shipping for order %s: %w", orderID, err)
+	}
+	return s.Shipment(ctx, orderID)
+}
+
+// Shipment returns an order's shipment, or ErrNotFound (also for a malformed order ID,
+// which no shipment can have).
+func (s *Store) Shipment(ctx context.Context, orderID string) (Shipment, error) {
+	if !httpx.ValidID(orderID) {
+		return Shipment{}, fmt.Errorf("shipment for order %q: %w", orderID, ErrNotFound)
+	}
+	var row shipmentRow
+	err := s.db.WithContext(ctx).Take(&row, "order_id = ?", orderID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Shipment{}, fmt.Errorf("shipment for order %s: %w", orderID, ErrNotFound)
+	}
+	if err != nil {
+		return Shipment{}, fmt.Errorf("get shipment for order %s: %w", orderID, err)
+	}
+	return row.toShipment(), nil
+}
