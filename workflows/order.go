@@ -1,0 +1,464 @@
+// Package workflows holds OrderWorkflow, the order saga of PRODUCT.md, and the types its
+// clients use to start, query, signal and update it.
+//
+// The workflow reads like the saga table: create the order, reserve the stock, wait for
+// approval when the total is large, charge, schedule shipping, confirm. After each step it
+// pushes that step's compensation on a stack (saga.go), unless the service definitely
+// refused the step; on failure or cancellation the stack unwinds last-in first-out on a
+// disconnected context. A compensation that keeps failing parks the order in
+// NEEDS_ATTENTION until an operator retries it or resolves it by hand.
+//
+// Workflow code must be deterministic: time comes from workflow.Now, concurrency from
+// workflow.Go, and all I/O happens in activities. `make lint` checks this with workflowcheck.
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/money"
+)
+
+// Activity settings. Forward steps give up quickly (the saga then compensates);
+// compensations are patient; confirming, the point of no return, never gives up.
+var (
+	stepTimeout = 10 * time.Second
+	stepRetry   = temporal.RetryPolicy{
+		InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2,
+		MaximumInterval: 5 * time.Second, MaximumAttempts: 5,
+	}
+	compensationRetry = temporal.RetryPolicy{
+		InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
+	}
+	confirmRetry = temporal.RetryPolicy{
+		InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+	}
+	syncOptions = workflow.LocalActivityOptions{
+		StartToCloseTimeout: 2 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumAttempts: 3},
+	}
+)
+
+// maxWait bounds the wait of one wait-settled update.
+const maxWait = 30 * time.Second
+
+// OrderWorkflow runs one order's saga and returns its final state. It fails with the
+// business error type of the step that was refused (after compensating), ends Canceled
+// when cancelled (after compensating), and stays running in NEEDS_ATTENTION while a
+// compensation waits for an operator.
+func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderState, error) {
+	o := newOrder(ctx, in)
+	if err := o.handle(ctx); err != nil {
+		return o.state, err
+	}
+	err := o.run(ctx)
+	// Let running update handlers (a wait-settled, say) answer before the workflow closes.
+	closing, _ := workflow.NewDisconnectedContext(ctx)
+	_ = workflow.Await(closing, func() bool { return workflow.AllHandlersFinished(closing) })
+	return o.state, err
+}
+
+// order is one running saga: its input, its state and its compensation stack.
+type order struct {
+	in     OrderInput
+	policy Policy
+	state  OrderState
+	saga   Saga
+	log    log.Logger
+
+	// cancelSteps cancels the forward steps' context (the cancel update uses it).
+	cancelSteps workflow.CancelFunc
+	// cancelRequested is set once a cancellation was accepted.
+	cancelRequested bool
+	// compensating is set once the saga started to unwind.
+	compensating bool
+	// pastNoReturn is set when ConfirmOrder starts: no cancellation after that.
+	pastNoReturn bool
+	// approval is the approve or reject decision, once made.
+	approval *approval
+	// operator is the operator's answer to a stuck compensation, once given.
+	operator *operatorAction
+}
+
+type approval struct {
+	approved bool
+	Decision
+}
+
+type operatorAction struct {
+	retry bool
+	Decision
+}
+
+func newOrder(ctx workflow.Context, in OrderInput) *order {
+	info := workflow.GetInfo(ctx)
+	now := workflow.Now(ctx)
+	o := &order{in: in, policy: in.Policy.withDefaults(), log: workflow.GetLogger(ctx)}
+	o.state = OrderState{
+		OrderID: in.OrderID, CustomerID: in.CustomerID, Items: in.Items,
+		TotalCents: in.TotalCents, Currency: in.Currency, Status: StatusPending,
+		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+		CreatedAt: info.WorkflowStartTime, UpdatedAt: now,
+	}
+	for _, s := range Steps {
+		o.state.Steps = append(o.state.Steps, StepState{Name: s, Status: StepPending})
+	}
+	return o
+}
+
+// run is the saga table.
+func (o *order) run(ctx workflow.Context) error {
+	ctx, o.cancelSteps = workflow.WithCancel(ctx)
+	var a *activities.Activities
+	o.publish(ctx)
+
+	// 1. CreateOrder: the order row, PENDING. Undo: CancelOrder (CANCELLED or REJECTED).
+	if err := o.step(ctx, StepCreateOrder, a.CreateOrder, o.cancelOrder); err != nil {
+		return o.abort(ctx, StepCreateOrder, err)
+	}
+	// 2. ReserveInventory: every item or none. Undo: ReleaseInventory.
+	if err := o.step(ctx, StepReserveInventory, a.ReserveInventory, o.releaseInventory); err != nil {
+		return o.abort(ctx, StepReserveInventory, err)
+	}
+	o.setStatus(ctx, StatusReserved)
+
+	// 3. Approval, only when the total reaches the threshold: approve, reject, or time out.
+	if err := o.awaitApproval(ctx); err != nil {
+		return o.abort(ctx, StepApproval, err)
+	}
+
+	// 4. ChargePayment. Undo: RefundPayment.
+	if err := o.step(ctx, StepChargePayment, a.ChargePayment, o.refundPayment); err != nil {
+		return o.abort(ctx, StepChargePayment, err)
+	}
+	o.setStatus(ctx, StatusPaid)
+
+	// 5. ScheduleShipping. Undo: CancelShipment.
+	if err := o.step(ctx, StepScheduleShipping, a.ScheduleShipping, o.cancelShipment); err != nil {
+		return o.abort(ctx, StepScheduleShipping, err)
+	}
+	o.setStatus(ctx, StatusShippingScheduled)
+
+	// 6. ConfirmOrder: the point of no return. A cancellation that has not arrived by now
+	// is refused from here on, and nothing is compensated.
+	if err := ctx.Err(); err != nil {
+		return o.abort(ctx, StepConfirmOrder, err)
+	}
+	o.pastNoReturn = true
+	return o.confirm(ctx)
+}
+
+// step runs a forward step's activity and then, unless the service definitely refused the
+// step, pushes the step's compensation: after a success, and after an ambiguous failure
+// (a timeout, a cancellation, retries exhausted), since the effect may have happened.
+func (o *order) step(ctx workflow.Context, name Step, activity any, undo func(workflow.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err // cancelled before the step started: nothing to undo
+	}
+	st := o.state.Step(name)
+	st.Status = StepRunning
+	o.publish(ctx)
+
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ActivityID:          activityID(name),
+		StartToCloseTimeout: stepTimeout,
+		RetryPolicy:         &stepRetry,
+		Summary:             o.summary(name),
+	})
+	var res activities.Result
+	err := workflow.ExecuteActivity(actx, activity, o.in.Order).Get(actx, &res)
+	if !activities.IsBusinessRejection(err) {
+		o.saga.Add(Compensation{Step: name, Run: undo})
+	}
+	if err != nil {
+		st.Status, st.Attempts, st.Error = StepFailed, attempts(err, stepRetry.MaximumAttempts), errorInfo(err)
+		o.publish(ctx)
+		return err
+	}
+	st.Status, st.Attempts, st.Detail = StepCompleted, res.Attempt, res.Detail
+	o.publish(ctx)
+	return nil
+}
+
+// awaitApproval is step 3: orders at or above the threshold wait for an operator's
+// decision, and are rejected when none comes before the timeout.
+func (o *order) awaitApproval(ctx workflow.Context) error {
+	st := o.state.Step(StepApproval)
+	if o.in.TotalCents < o.policy.ApprovalThresholdCents {
+		st.Status = StepSkipped
+		st.Detail = "total below the approval threshold of " + money.Format(o.policy.ApprovalThresholdCents, o.in.Currency)
+		o.publish(ctx)
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	timeout := time.Duration(o.policy.ApprovalTimeout)
+	deadline := workflow.Now(ctx).Add(timeout)
+	o.state.ApprovalRequired, o.state.ApprovalDeadline = true, &deadline
+	st.Status = StepRunning
+	o.setStatus(ctx, StatusAwaitingApproval)
+
+	decided, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		Timeout:      timeout,
+		TimerOptions: workflow.TimerOptions{Summary: "Approval deadline: reject unless decided within " + timeout.String()},
+	}, func() bool { return o.approval != nil })
+	switch {
+	case err != nil:
+		st.Status, st.Error = StepFailed, errorInfo(err)
+		return err
+	case !decided:
+		err = temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no approval within %s", timeout), activities.ApprovalTimedOut, nil)
+	case !o.approval.approved:
+		err = temporal.NewNonRetryableApplicationError(
+			"rejected by "+who(o.approval.By)+noteSuffix(o.approval.Note), activities.ApprovalRejected, nil)
+	default:
+		st.Status, st.Detail = StepCompleted, "approved by "+who(o.approval.By)+noteSuffix(o.approval.Note)
+		o.publish(ctx)
+		return nil
+	}
+	st.Status, st.Error = StepFailed, errorInfo(err)
+	o.publish(ctx)
+	return err
+}
+
+// confirm is step 6. It runs on a disconnected context (a cancellation can no longer stop
+// it) and retries until the order service records the order COMPLETED.
+func (o *order) confirm(ctx workflow.Context) error {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	st := o.state.Step(StepConfirmOrder)
+	st.Status = StepRunning
+	o.publish(ctx)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ActivityID:          activityID(StepConfirmOrder),
+		StartToCloseTimeout: stepTimeout,
+		RetryPolicy:         &confirmRetry,
+		Summary:             o.summary(StepConfirmOrder),
+	})
+	var a *activities.Activities
+	var res activities.Result
+	if err := workflow.ExecuteActivity(actx, a.ConfirmOrder, o.in.OrderID).Get(actx, &res); err != nil {
+		// Only an impossible state gets here (the order was cancelled behind the saga's
+		// back): fail loudly, without compensating past the point of no return.
+		st.Status, st.Attempts, st.Error = StepFailed, attempts(err, 0), errorInfo(err)
+		o.state.Failure = &Failure{Step: StepConfirmOrder, Type: st.Error.Type, Message: st.Error.Message}
+		o.publish(ctx)
+		return err
+	}
+	st.Status, st.Attempts, st.Detail = StepCompleted, res.Attempt, res.Detail
+	o.setStatus(ctx, StatusCompleted)
+	return nil
+}
+
+// abort handles a failed or cancelled step: it records why, unwinds the compensation
+// stack, and returns the workflow's final error: Canceled for a cancellation, otherwise
+// a non-retryable error with the failed step's type.
+func (o *order) abort(ctx workflow.Context, step Step, err error) error {
+	cancelled := temporal.IsCanceledError(err) || o.cancelRequested
+	if cancelled && !o.cancelRequested {
+		// Cancelled with `temporal workflow cancel` (or the Web UI), not through the API.
+		o.cancelRequested = true
+		o.state.Events = append(o.state.Events, Event{Action: "cancel", By: "temporal",
+			Note: "workflow cancellation requested", At: workflow.Now(ctx)})
+	}
+	if !cancelled {
+		info := errorInfo(err)
+		o.state.Failure = &Failure{Step: step, Type: info.Type, Message: info.Message}
+	}
+	o.log.Info("compensating", "failedStep", step, "cancelled", cancelled, "compensations", o.saga.Len())
+	o.compensate(ctx)
+
+	if cancelled {
+		o.setStatus(ctx, StatusCancelled)
+		return temporal.NewCanceledError(fmt.Sprintf("order %s cancelled at %s", o.in.OrderID, step))
+	}
+	o.setStatus(ctx, StatusRejected)
+	f := o.state.Failure
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", f.Step, f.Message), f.Type, nil)
+}
+
+// compensate unwinds the saga, recording each compensation's result in the step states,
+// and parks the order in NEEDS_ATTENTION whenever a compensation fails after its retries.
+func (o *order) compensate(ctx workflow.Context) {
+	o.compensating = true
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	o.setStatus(ctx, StatusCompensating)
+	o.saga.Compensate(ctx, CompensationHooks{
+		Started: func(step Step) {
+			st := o.state.Step(step)
+			st.Status = StepCompensating
+			if st.Compensation == nil {
+				st.Compensation = &CompensationState{}
+			}
+			st.Compensation.Runs++
+			st.Compensation.Error = nil
+			o.publish(ctx)
+		},
+		Finished: func(step Step, err error) {
+			st := o.state.Step(step)
+			if err != nil {
+				st.Status = StepCompensationFailed
+				st.Compensation.Error = errorInfo(err)
+				st.Compensation.Attempts = attempts(err, o.policy.CompensationAttempts)
+			} else {
+				st.Status = StepCompensated
+			}
+			o.publish(ctx)
+		},
+		Stuck: o.awaitOperator,
+	})
+}
+
+// awaitOperator parks the order in NEEDS_ATTENTION until an operator sends
+// retry-compensations (run the compensation again) or resolve-manually (move on).
+func (o *order) awaitOperator(ctx workflow.Context, step Step, err error) (retry bool) {
+	o.state.Attention = &Attention{Step: step, Error: *errorInfo(err), Since: workflow.Now(ctx)}
+	o.log.Warn("compensation failed after its retries; waiting for an operator", "step", step, "error", err)
+	o.setStatus(ctx, StatusNeedsAttention)
+	o.operator = nil
+	_ = workflow.Await(ctx, func() bool { return o.operator != nil })
+	action := o.operator
+	o.operator, o.state.Attention = nil, nil
+	if !action.retry {
+		o.state.Step(step).Compensation.Detail = "resolved manually by " + who(action.By) + noteSuffix(action.Note)
+	}
+	o.setStatus(ctx, StatusCompensating)
+	return action.retry
+}
+
+// The compensations, one per step that has one. Each runs with the patient retry policy.
+
+func (o *order) cancelOrder(ctx workflow.Context) error {
+	in := activities.CancelOrderInput{OrderID: o.in.OrderID, Status: string(StatusCancelled), Reason: "cancelled"}
+	if last := o.lastCancel(); last != nil {
+		in.Reason = "cancelled by " + who(last.By) + noteSuffix(last.Note)
+	}
+	if f := o.state.Failure; f != nil {
+		in.Status, in.Reason, in.FailedStep, in.ErrorType = string(StatusRejected), f.Message, string(f.Step), f.Type
+	}
+	var a *activities.Activities
+	return o.undo(ctx, StepCreateOrder, a.CancelOrder, in)
+}
+
+func (o *order) releaseInventory(ctx workflow.Context) error {
+	var a *activities.Activities
+	return o.undo(ctx, StepReserveInventory, a.ReleaseInventory, o.in.OrderID)
+}
+
+func (o *order) refundPayment(ctx workflow.Context) error {
+	var a *activities.Activities
+	return o.undo(ctx, StepChargePayment, a.RefundPayment, o.in.OrderID)
+}
+
+func (o *order) cancelShipment(ctx workflow.Context) error {
+	var a *activities.Activities
+	return o.undo(ctx, StepScheduleShipping, a.CancelShipment, o.in.OrderID)
+}
+
+// undo runs one compensation activity and records its attempts and detail.
+func (o *order) undo(ctx workflow.Context, step Step, activity, arg any) error {
+	retry := compensationRetry
+	retry.MaximumAttempts = o.policy.CompensationAttempts
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ActivityID:          compensationID(step, o.state.Step(step).Compensation.Runs),
+		StartToCloseTimeout: stepTimeout,
+		RetryPolicy:         &retry,
+		Summary:             o.compensationSummary(step),
+	})
+	var res activities.Result
+	if err := workflow.ExecuteActivity(actx, activity, arg).Get(actx, &res); err != nil {
+		return err
+	}
+	c := o.state.Step(step).Compensation
+	c.Attempts, c.Detail = res.Attempt, res.Detail
+	return nil
+}
+
+func (o *order) lastCancel() *Event {
+	for i := len(o.state.Events) - 1; i >= 0; i-- {
+		if o.state.Events[i].Action == "cancel" {
+			return &o.state.Events[i]
+		}
+	}
+	return nil
+}
+
+// setStatus moves the order to s: in the state, in the OrderStatus search attribute, in
+// the Web UI's details and, for intermediate statuses, in the order service (best effort:
+// a missed update is repaired by the next one, and final statuses are written by the
+// steps themselves).
+func (o *order) setStatus(ctx workflow.Context, s OrderStatus) {
+	o.state.Status = s
+	o.state.Version++
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrOrderStatus.ValueSet(string(s))); err != nil {
+		o.log.Warn("upsert OrderStatus", "error", err)
+	}
+	o.publish(ctx)
+	if s == StatusPending || s.Final() || ctx.Err() != nil {
+		return
+	}
+	var a *activities.Activities
+	lctx := workflow.WithLocalActivityOptions(ctx, syncOptions)
+	in := activities.StatusInput{OrderID: o.in.OrderID, Status: string(s), Version: o.state.Version}
+	if err := workflow.ExecuteLocalActivity(lctx, a.SyncOrderStatus, in).Get(lctx, nil); err != nil {
+		o.log.Warn("could not mirror the status to the order service", "status", s, "error", err)
+	}
+}
+
+// publish stamps the state and shows it as the workflow's current details in the Web UI.
+func (o *order) publish(ctx workflow.Context) {
+	o.state.UpdatedAt = workflow.Now(ctx)
+	workflow.SetCurrentDetails(ctx, progressMarkdown(&o.state))
+}
+
+// attempts is the attempt count carried by a step's error; when the error carries none
+// (a timeout), retries ran out at max.
+func attempts(err error, max int32) int32 {
+	if n := activities.Attempt(err); n > 0 {
+		return n
+	}
+	var actErr *temporal.ActivityError
+	if errors.As(err, &actErr) && max > 0 {
+		return max
+	}
+	return 0
+}
+
+// errorInfo reduces a step's error to its type and message.
+func errorInfo(err error) *ErrorInfo {
+	var (
+		appErr     *temporal.ApplicationError
+		timeoutErr *temporal.TimeoutError
+	)
+	switch {
+	case errors.As(err, &appErr):
+		return &ErrorInfo{Type: appErr.Type(), Message: appErr.Message()}
+	case temporal.IsCanceledError(err):
+		return &ErrorInfo{Type: "Canceled", Message: "cancelled"}
+	case errors.As(err, &timeoutErr):
+		return &ErrorInfo{Type: "Timeout", Message: "timed out (" + timeoutErr.TimeoutType().String() + ")"}
+	default:
+		return &ErrorInfo{Type: "Error", Message: err.Error()}
+	}
+}
+
+func who(by string) string {
+	if by == "" {
+		return "an operator"
+	}
+	return by
+}
+
+func noteSuffix(note string) string {
+	if note == "" {
+		return ""
+	}
+	return ": " + note
+}
