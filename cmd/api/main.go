@@ -1,0 +1,122 @@
+// Command api serves ordersaga's public HTTP API (default port 8080): it starts, queries,
+// signals and updates order workflows, and reads the order and inventory services.
+//
+// Settings come from the environment: HOST, API_PORT, TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL, the services' *_URL (or
+// *_PORT), OPERATOR_TOKENS, APPROVAL_THRESHOLD_CENTS, APPROVAL_TIMEOUT,
+// COMPENSATION_MAX_ATTEMPTS, LOG_FORMAT, LOG_LEVEL.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/env"
+	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/logging"
+	"github.com/ordersaga/ordersaga/internal/temporalx"
+	"github.com/ordersaga/ordersaga/services/inventory"
+	"github.com/ordersaga/ordersaga/services/order"
+	"github.com/ordersaga/ordersaga/services/payment"
+	"github.com/ordersaga/ordersaga/services/shipping"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// Config is the API process's whole configuration.
+type Config struct {
+	Addr           string
+	Temporal       config.Temporal
+	Services       config.ServiceURLs
+	OperatorTokens []string
+	Policy         workflows.Policy
+	Log            logging.Config
+}
+
+// String shows the configuration with the operator tokens masked, for the start-up log.
+func (c Config) String() string {
+	masked := c
+	masked.OperatorTokens = make([]string, len(c.OperatorTokens))
+	for i := range c.OperatorTokens {
+		masked.OperatorTokens[i] = "xxxxx"
+	}
+	type plain Config
+	return fmt.Sprintf("%+v", plain(masked))
+}
+
+func readConfig(getenv func(string) string) (Config, error) {
+	r := env.New(getenv)
+	cfg := Config{
+		Addr:           net.JoinHostPort(r.String("HOST", "127.0.0.1"), strconv.Itoa(config.Port(r, "api"))),
+		Temporal:       config.ReadTemporal(r),
+		Services:       config.ReadServiceURLs(r),
+		OperatorTokens: r.List("OPERATOR_TOKENS", nil),
+		Policy:         config.ReadPolicy(r),
+		Log:            config.ReadLogging(r),
+	}
+	return cfg, r.Err()
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string) error {
+	cfg, err := readConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(cfg.Log, "api", os.Stderr)
+	if err != nil {
+		return err
+	}
+	log.Info("starting", "config", cfg.String())
+
+	tc, err := temporalx.Dial(ctx, cfg.Temporal, log, time.Minute)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := temporalx.CheckSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
+		return err
+	}
+
+	hc := httpx.NewHTTPClient()
+	orders := order.NewClient(cfg.Services.Order, hc)
+	catalog := inventory.NewClient(cfg.Services.Inventory, hc)
+	payments := payment.NewClient(cfg.Services.Payment, hc)
+	shipments := shipping.NewClient(cfg.Services.Shipping, hc)
+	handler := api.New(api.Config{
+		TaskQueue:      cfg.Temporal.TaskQueue,
+		Namespace:      cfg.Temporal.Namespace,
+		UIURL:          cfg.Temporal.UIURL,
+		OperatorTokens: cfg.OperatorTokens,
+		Policy:         cfg.Policy,
+	}, api.Deps{
+		Temporal: tc,
+		Orders:   orders,
+		Catalog:  catalog,
+		Readiness: []api.Dependency{
+			{Name: config.Order, Check: orders.Healthy},
+			{Name: config.Inventory, Check: catalog.Healthy},
+			{Name: config.Payment, Check: payments.Healthy},
+			{Name: config.Shipping, Check: shipments.Healthy},
+		},
+		Metrics: prometheus.NewRegistry(),
+	}, log)
+	return httpx.Serve(ctx, cfg.Addr, handler, log)
+}

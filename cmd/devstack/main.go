@@ -1,0 +1,232 @@
+// Command devstack is `make run`: it starts the whole of ordersaga on one machine — a
+// Temporal dev server with its Web UI (state in DATA_DIR/temporal.db), the four services
+// (SQLite files in DATA_DIR, or PostgreSQL when DATABASE_URL is set), the worker and the
+// API — waits until each answers, prints where everything is, and on Ctrl-C (or when any
+// part exits) stops them all, the API first and Temporal last, leaving no process behind.
+//
+// Settings: BIN_DIR (bin), DATA_DIR (.data), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT
+// (8233), API_PORT and the services' *_PORT, OPERATOR_TOKENS (a dev token is made up and
+// printed when unset), and everything the parts read themselves.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/devserver"
+	"github.com/ordersaga/ordersaga/internal/env"
+	"github.com/ordersaga/ordersaga/internal/logging"
+	"github.com/ordersaga/ordersaga/internal/proc"
+	"github.com/ordersaga/ordersaga/internal/temporalx"
+)
+
+// Config is devstack's configuration.
+type Config struct {
+	BinDir, DataDir      string
+	TemporalPort, UIPort int
+	APIPort              int
+	ServicePorts         map[string]int
+	OperatorTokens       string
+	devToken             bool
+	DatabaseURL          string
+}
+
+func readConfig(getenv func(string) string) (Config, error) {
+	r := env.New(getenv)
+	cfg := Config{
+		BinDir:         r.String("BIN_DIR", "bin"),
+		DataDir:        r.String("DATA_DIR", ".data"),
+		TemporalPort:   r.Int("TEMPORAL_PORT", 7233),
+		UIPort:         r.Int("TEMPORAL_UI_PORT", 8233),
+		APIPort:        config.Port(r, "api"),
+		ServicePorts:   map[string]int{},
+		OperatorTokens: r.String("OPERATOR_TOKENS", ""),
+		DatabaseURL:    r.String("DATABASE_URL", ""),
+	}
+	for _, name := range config.ServiceNames {
+		cfg.ServicePorts[name] = config.Port(r, name)
+	}
+	if cfg.OperatorTokens == "" {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		cfg.OperatorTokens, cfg.devToken = "dev-"+hex.EncodeToString(b), true
+	}
+	return cfg, r.Err()
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
+	cfg, err := readConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(logging.Config{Level: "info"}, "devstack", out)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return err
+	}
+	temporalAddr := "127.0.0.1:" + strconv.Itoa(cfg.TemporalPort)
+	uiURL := "http://localhost:" + strconv.Itoa(cfg.UIPort)
+	childEnv := []string{
+		"TEMPORAL_ADDRESS=" + temporalAddr,
+		"TEMPORAL_UI_URL=" + uiURL,
+		"OPERATOR_TOKENS=" + cfg.OperatorTokens,
+		"DATA_DIR=" + cfg.DataDir,
+	}
+
+	var running []*proc.Proc
+	defer func() { stopAll(running, out) }()
+	start := func(name string, args ...string) (*proc.Proc, error) {
+		path := filepath.Join(cfg.BinDir, name)
+		p, err := proc.Start(name, path, args, childEnv, proc.PrefixWriter(out, fmt.Sprintf("%-9s| ", name)))
+		if err == nil {
+			running = append(running, p)
+		}
+		return p, err
+	}
+
+	log.Info("starting the Temporal dev server", "address", temporalAddr, "ui", uiURL)
+	if _, err := start("temporal", devserver.Args(devserver.Options{
+		Port: cfg.TemporalPort, UIPort: cfg.UIPort, DBFile: filepath.Join(cfg.DataDir, "temporal.db"),
+	})...); err != nil {
+		return fmt.Errorf("%w (run `make tools` to build bin/temporal)", err)
+	}
+	tc, err := temporalx.Dial(ctx, config.Temporal{Address: temporalAddr, Namespace: "default"}, log, 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	tc.Close()
+
+	if _, err := start("services"); err != nil {
+		return err
+	}
+	for _, name := range config.ServiceNames {
+		if err := waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", cfg.ServicePorts[name]), running); err != nil {
+			return fmt.Errorf("%s service: %w", name, err)
+		}
+	}
+	if _, err := start("worker"); err != nil {
+		return err
+	}
+	if _, err := start("api"); err != nil {
+		return err
+	}
+	apiURL := "http://localhost:" + strconv.Itoa(cfg.APIPort)
+	if err := waitHTTP(ctx, apiURL+"/readyz", running); err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	printBanner(out, cfg, apiURL, uiURL, running)
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "\nstopping...")
+		return nil
+	case p := <-exited(running):
+		return fmt.Errorf("%s exited: %v", p.Name, p.Err())
+	}
+}
+
+// waitHTTP polls url until it answers 200, a process exits, or a minute passes.
+func waitHTTP(ctx context.Context, url string, running []*proc.Proc) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	died := exited(running)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer 200: %w", url, errors.Join(ctx.Err(), err))
+		case p := <-died:
+			return fmt.Errorf("%s exited while waiting for %s: %v", p.Name, url, p.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// exited returns a channel receiving the first of the processes to exit.
+func exited(ps []*proc.Proc) <-chan *proc.Proc {
+	ch := make(chan *proc.Proc, len(ps))
+	for _, p := range ps {
+		go func() {
+			<-p.Done()
+			ch <- p
+		}()
+	}
+	return ch
+}
+
+// stopAll stops the processes, last started first.
+func stopAll(ps []*proc.Proc, out io.Writer) {
+	for i := len(ps) - 1; i >= 0; i-- {
+		if err := ps[i].Stop(20 * time.Second); err != nil {
+			fmt.Fprintf(out, "devstack | %v\n", err)
+		}
+	}
+	fmt.Fprintln(out, "devstack | all stopped")
+}
+
+func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*proc.Proc) {
+	var pids []string
+	for _, p := range running {
+		pids = append(pids, fmt.Sprintf("%s=%d", p.Name, p.Pid()))
+	}
+	storage := "SQLite files in " + cfg.DataDir
+	if cfg.DatabaseURL != "" {
+		storage = "PostgreSQL (DATABASE_URL), one schema per service"
+	}
+	token := "OPERATOR_TOKENS (as set)"
+	if cfg.devToken {
+		token = cfg.OperatorTokens + "   (made up for this run; set OPERATOR_TOKENS to choose)"
+	}
+	fmt.Fprintf(out, `
+  ordersaga is running
+    API            %[1]s            (OpenAPI: %[1]s/openapi.yaml)
+    Temporal UI    %[2]s
+    Temporal gRPC  127.0.0.1:%[3]d
+    services       order :%[4]d  inventory :%[5]d  payment :%[6]d  shipping :%[7]d
+    storage        %[8]s
+    operator token %[9]s
+    processes      %[10]s
+
+  Place an order:
+    curl -s -X POST '%[1]s/v1/orders?wait=10s' -H 'Content-Type: application/json' -d '{
+      "customerId": "cust-1", "items": [{"sku": "SKU-BOOK", "quantity": 2}],
+      "paymentMethod": "pm_card_visa",
+      "shippingAddress": {"name": "Ada", "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"}}'
+
+  Ctrl-C stops everything.
+`, apiURL, uiURL, cfg.TemporalPort, cfg.ServicePorts[config.Order], cfg.ServicePorts[config.Inventory],
+		cfg.ServicePorts[config.Payment], cfg.ServicePorts[config.Shipping], storage, token, strings.Join(pids, " "))
+}

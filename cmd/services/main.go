@@ -1,0 +1,201 @@
+// Command services runs ordersaga's four mock services (order, inventory, payment,
+// shipping), each a Gin HTTP service over its own tables: all four by default, or the
+// ones named as arguments (`services inventory`), each on its own port.
+//
+// Storage: with <NAME>_DATABASE_URL a service uses that PostgreSQL database; else with
+// DATABASE_URL it uses its own schema (named after the service) in that database; else an
+// embedded SQLite file <DATA_DIR>/<name>.db (DATA_DIR defaults to .data). Fault injection
+// starts from <NAME>_FAULT_ERROR_RATE, <NAME>_FAULT_LATENCY_MS, <NAME>_FAULT_DOWN and
+// <NAME>_FAULT_OPERATIONS. Ports: <NAME>_PORT (8081-8084) on HOST (127.0.0.1).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"gorm.io/gorm"
+
+	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/database"
+	"github.com/ordersaga/ordersaga/internal/env"
+	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/logging"
+	"github.com/ordersaga/ordersaga/services/inventory"
+	"github.com/ordersaga/ordersaga/services/order"
+	"github.com/ordersaga/ordersaga/services/payment"
+	"github.com/ordersaga/ordersaga/services/shipping"
+)
+
+// service is how to build one of the four.
+type service struct {
+	name       string
+	operations []string
+	handler    func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error)
+}
+
+var services = []service{
+	{config.Order, order.Operations, func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
+		store, err := order.NewStore(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		return order.NewHandler(store, inj, log), nil
+	}},
+	{config.Inventory, inventory.Operations, func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
+		store, err := inventory.NewStore(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		return inventory.NewHandler(store, inj, log), nil
+	}},
+	{config.Payment, payment.Operations, func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
+		store, err := payment.NewStore(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		return payment.NewHandler(store, inj, log), nil
+	}},
+	{config.Shipping, shipping.Operations, func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
+		store, err := shipping.NewStore(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		return shipping.NewHandler(store, inj, log), nil
+	}},
+}
+
+// Config is the process's whole configuration.
+type Config struct {
+	Services []ServiceConfig
+	Log      logging.Config
+}
+
+// ServiceConfig is one service's configuration.
+type ServiceConfig struct {
+	Name     string
+	Addr     string
+	Database database.Config
+	Faults   faults.Config
+}
+
+func readConfig(args []string, getenv func(string) string) (Config, error) {
+	r := env.New(getenv)
+	names := args
+	if len(names) == 0 {
+		names = r.List("SERVICES", config.ServiceNames)
+	}
+	cfg := Config{Log: config.ReadLogging(r)}
+	host := r.String("HOST", "127.0.0.1")
+	dataDir := r.String("DATA_DIR", ".data")
+	sharedURL := r.String("DATABASE_URL", "")
+	for _, name := range names {
+		if !slices.Contains(config.ServiceNames, name) {
+			return Config{}, fmt.Errorf("unknown service %q: want some of %v", name, config.ServiceNames)
+		}
+		sc := ServiceConfig{
+			Name: name,
+			Addr: net.JoinHostPort(host, strconv.Itoa(config.Port(r, name))),
+			Database: database.Config{
+				URL:        r.String(config.EnvName(name, "DATABASE_URL"), ""),
+				SQLitePath: filepath.Join(dataDir, name+".db"),
+			},
+			Faults: faults.Config{
+				ErrorRate:  r.Float(config.EnvName(name, "FAULT_ERROR_RATE"), 0),
+				LatencyMs:  r.Int(config.EnvName(name, "FAULT_LATENCY_MS"), 0),
+				Down:       r.Bool(config.EnvName(name, "FAULT_DOWN"), false),
+				Operations: r.List(config.EnvName(name, "FAULT_OPERATIONS"), nil),
+			},
+		}
+		if sc.Database.URL == "" && sharedURL != "" {
+			sc.Database.URL, sc.Database.Schema = sharedURL, name
+		}
+		cfg.Services = append(cfg.Services, sc)
+	}
+	return cfg, r.Err()
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "services:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	cfg, err := readConfig(args, getenv)
+	if err != nil {
+		return err
+	}
+	root, err := logging.New(cfg.Log, "services", os.Stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, sc := range cfg.Services {
+		log := root.With("service", sc.Name)
+		log.Info("starting", "addr", sc.Addr, "database", sc.Database.String(), "faults", fmt.Sprintf("%+v", sc.Faults))
+		h, closeDB, err := build(ctx, sc, log)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("%s: %w", sc.Name, err)
+		}
+		wg.Go(func() {
+			defer closeDB()
+			if err := httpx.Serve(ctx, sc.Addr, h, log); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", sc.Name, err))
+				mu.Unlock()
+				cancel() // one service failing stops them all
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// build opens a service's database and returns its handler and a function closing the
+// database.
+func build(ctx context.Context, sc ServiceConfig, log *slog.Logger) (http.Handler, func(), error) {
+	var svc service
+	for _, s := range services {
+		if s.name == sc.Name {
+			svc = s
+		}
+	}
+	inj, err := faults.New(svc.operations, sc.Faults)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fault settings: %w", err)
+	}
+	db, err := database.Open(ctx, sc.Database, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := svc.handler(ctx, db, inj, log)
+	if err != nil {
+		_ = database.Close(db)
+		return nil, nil, err
+	}
+	return h, func() { _ = database.Close(db) }, nil
+}

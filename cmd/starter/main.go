@@ -1,0 +1,70 @@
+// Command starter places one order through the Temporal client (not the HTTP API),
+// prints each step as it changes and a Web UI link, and exits 0 only if the order
+// COMPLETED. Run `starter -h` for the flags.
+//
+// Settings come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL, INVENTORY_URL (or INVENTORY_PORT),
+// APPROVAL_THRESHOLD_CENTS, APPROVAL_TIMEOUT, COMPENSATION_MAX_ATTEMPTS.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/env"
+	"github.com/ordersaga/ordersaga/internal/temporalx"
+	"github.com/ordersaga/ordersaga/services/inventory"
+	"github.com/ordersaga/ordersaga/starter"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "starter:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	req, err := starter.ParseArgs(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	r := env.New(getenv)
+	tcfg := config.ReadTemporal(r)
+	urls := config.ReadServiceURLs(r)
+	policy := config.ReadPolicy(r)
+	if err := r.Err(); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tc, err := temporalx.Dial(ctx, tcfg, log, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	s := &starter.Starter{
+		Temporal:  tc,
+		Catalog:   inventory.NewClient(urls.Inventory, nil),
+		TaskQueue: tcfg.TaskQueue,
+		Policy:    policy,
+		UIURL:     tcfg.UIURL,
+		Namespace: tcfg.Namespace,
+		Out:       os.Stdout,
+	}
+	return s.Run(ctx, req, workflows.NewOrderID)
+}
