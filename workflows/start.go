@@ -17,10 +17,13 @@ func StartOptions(in OrderInput, taskQueue string, memo map[string]any) client.S
 		TaskQueue:                taskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes:    SearchAttributes(in),
-		Memo:                     memo,
-		StaticSummary:            StaticSummary(in),
-		StaticDetails:            StaticDetails(in),
+		// Report a second start of the same order as an error, rather than quietly
+		// returning the first run: the API must compare the two requests.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    SearchAttributes(in),
+		Memo:                                     memo,
+		StaticSummary:                            StaticSummary(in),
+		StaticDetails:                            StaticDetails(in),
 	}
 }
 

@@ -1,0 +1,336 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/services/inventory"
+	"github.com/ordersaga/ordersaga/services/payment"
+	"github.com/ordersaga/ordersaga/services/shipping"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+func TestOrderCompletes(t *testing.T) {
+	each(t, func(t *testing.T, s *stack) {
+		ctx := context.Background()
+		cust := s.newCustomer(t, 100000)
+		before := s.product(t, "SKU-BOOK")
+
+		v := s.place(t, orderRequest(cust, "pm_card_visa", "US", "SKU-BOOK:2"))
+		env.recording.note("completed", v.OrderID)
+		if v.Status != workflows.StatusCompleted || v.TotalCents != 3000 {
+			t.Fatalf("order = %s, total %d; want COMPLETED, 3000", v.Status, v.TotalCents)
+		}
+		after := s.product(t, "SKU-BOOK")
+		if after.Available != before.Available-2 || after.Reserved != before.Reserved+2 {
+			t.Errorf("SKU-BOOK went from %+v to %+v, want 2 taken once", before, after)
+		}
+		if b := s.balance(t, cust); b != 100000-3000 {
+			t.Errorf("balance = %d, want 97000 (charged once)", b)
+		}
+		if p, err := s.payments.Payment(ctx, v.OrderID); err != nil || p.Status != payment.Charged || p.Attempts != 1 {
+			t.Errorf("payment = %+v, %v; want CHARGED after 1 attempt", p, err)
+		}
+		if sh, err := s.shipping.Shipment(ctx, v.OrderID); err != nil || sh.Status != shipping.Scheduled {
+			t.Errorf("shipment = %+v, %v; want SCHEDULED", sh, err)
+		}
+		if o, err := s.orders.Get(ctx, v.OrderID); err != nil || string(o.Status) != "COMPLETED" {
+			t.Errorf("order service has %+v, %v; want COMPLETED", o.Status, err)
+		}
+		if v.Links.TemporalUI == "" || v.RunID == "" {
+			t.Errorf("links = %+v, runId %q; want a Web UI link and a run ID", v.Links, v.RunID)
+		}
+	})
+}
+
+func TestOrderRejected(t *testing.T) {
+	each(t, func(t *testing.T, s *stack) {
+		ctx := context.Background()
+		t.Run("a sold-out item is OutOfStock, with nothing reserved or charged", func(t *testing.T) {
+			cust := s.newCustomer(t, 100000)
+			v := s.place(t, orderRequest(cust, "pm_card_visa", "US", "SKU-SOLDOUT:1"))
+			env.recording.note("out-of-stock", v.OrderID)
+			wantRejected(t, v, workflows.StepReserveInventory, activities.OutOfStock)
+			if _, err := s.payments.Payment(ctx, v.OrderID); !notFound(err) {
+				t.Errorf("payment of a sold-out order: err = %v, want not found", err)
+			}
+			if _, err := s.inventory.Reservation(ctx, v.OrderID); !notFound(err) {
+				t.Errorf("reservation of a sold-out order: err = %v, want not found", err)
+			}
+			if b := s.balance(t, cust); b != 100000 {
+				t.Errorf("balance = %d, want 100000", b)
+			}
+		})
+		t.Run("a declined card is PaymentDeclined, and the stock comes back", func(t *testing.T) {
+			cust := s.newCustomer(t, 100000)
+			sku := s.newProduct(t, 1000, 5)
+			v := s.place(t, orderRequest(cust, "pm_card_declined", "US", sku+":2"))
+			env.recording.note("payment-declined", v.OrderID)
+			wantRejected(t, v, workflows.StepChargePayment, activities.PaymentDeclined)
+			if p := s.product(t, sku); p.Available != 5 || p.Reserved != 0 {
+				t.Errorf("%s = %+v, want the stock restored", sku, p)
+			}
+			if r, err := s.inventory.Reservation(ctx, v.OrderID); err != nil || r.Status != inventory.Released {
+				t.Errorf("reservation = %+v, %v; want RELEASED", r, err)
+			}
+			if b := s.balance(t, cust); b != 100000 {
+				t.Errorf("balance = %d, want 100000", b)
+			}
+		})
+		t.Run("an unserved country is ShippingUnavailable: refunded, stock back, no shipment", func(t *testing.T) {
+			cust := s.newCustomer(t, 100000)
+			sku := s.newProduct(t, 2500, 5)
+			v := s.place(t, orderRequest(cust, "pm_card_visa", "XX", sku+":1"))
+			env.recording.note("shipping-unavailable", v.OrderID)
+			wantRejected(t, v, workflows.StepScheduleShipping, activities.ShippingUnavailable)
+			if p, err := s.payments.Payment(ctx, v.OrderID); err != nil || p.Status != payment.Refunded {
+				t.Errorf("payment = %+v, %v; want REFUNDED", p, err)
+			}
+			if b := s.balance(t, cust); b != 100000 {
+				t.Errorf("balance = %d, want 100000 after the refund", b)
+			}
+			if p := s.product(t, sku); p.Available != 5 || p.Reserved != 0 {
+				t.Errorf("%s = %+v, want the stock restored", sku, p)
+			}
+			if sh, err := s.shipping.Shipment(ctx, v.OrderID); err == nil && sh.Status == shipping.Scheduled {
+				t.Errorf("shipment = %+v, want none scheduled", sh)
+			}
+			for _, step := range []workflows.Step{workflows.StepCreateOrder, workflows.StepReserveInventory, workflows.StepChargePayment} {
+				if got := stepStatus(v, step); got != workflows.StepCompensated {
+					t.Errorf("step %s = %s, want COMPENSATED", step, got)
+				}
+			}
+		})
+	})
+}
+
+func wantRejected(t *testing.T, v api.OrderView, step workflows.Step, errType string) {
+	t.Helper()
+	if v.Status != workflows.StatusRejected || v.Failure == nil || v.Failure.Type != errType || v.Failure.Step != step {
+		t.Fatalf("order = %s, failure %+v; want REJECTED with %s at %s", v.Status, v.Failure, errType, step)
+	}
+}
+
+func TestFlakyCardIsRetriedAndChargedOnce(t *testing.T) {
+	each(t, func(t *testing.T, s *stack) {
+		cust := s.newCustomer(t, 100000)
+		v := s.place(t, orderRequest(cust, "pm_card_flaky", "US", "SKU-MUG:1"))
+		env.recording.note("flaky-card", v.OrderID)
+		if v.Status != workflows.StatusCompleted {
+			t.Fatalf("order = %s %+v, want COMPLETED", v.Status, v.Failure)
+		}
+		p, err := s.payments.Payment(context.Background(), v.OrderID)
+		if err != nil || p.Status != payment.Charged || p.Attempts != 3 {
+			t.Errorf("payment = %+v, %v; want CHARGED on the 3rd attempt", p, err)
+		}
+		if b := s.balance(t, cust); b != 100000-800 {
+			t.Errorf("balance = %d, want 99200 (charged once)", b)
+		}
+		for _, st := range v.Steps {
+			if st.Name == workflows.StepChargePayment && st.Attempts != 3 {
+				t.Errorf("ChargePayment attempts = %d, want 3", st.Attempts)
+			}
+		}
+	})
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	each(t, func(t *testing.T, s *stack) {
+		cust := s.newCustomer(t, 100000)
+		key := "key-" + randomHex(6)
+		req := orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:1")
+
+		first := s.call(t, http.MethodPost, "/v1/orders?wait=20s", req, "Idempotency-Key", key)
+		if first.status != http.StatusAccepted {
+			t.Fatalf("first: %d %s", first.status, first.body)
+		}
+		second := s.call(t, http.MethodPost, "/v1/orders", req, "Idempotency-Key", key)
+		if second.status != http.StatusOK {
+			t.Fatalf("second: %d %s, want 200", second.status, second.body)
+		}
+		a, b := first.view(t), second.view(t)
+		if a.OrderID != b.OrderID || a.RunID != b.RunID || b.Status != workflows.StatusCompleted {
+			t.Errorf("second answer = %s/%s %s, want the first order %s/%s", b.OrderID, b.RunID, b.Status, a.OrderID, a.RunID)
+		}
+		if loc := second.header.Get("Location"); loc != "/v1/orders/"+a.OrderID {
+			t.Errorf("Location = %q", loc)
+		}
+		if bal := s.balance(t, cust); bal != 100000-800 {
+			t.Errorf("balance = %d, want charged once", bal)
+		}
+
+		other := orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:2")
+		third := s.call(t, http.MethodPost, "/v1/orders", other, "Idempotency-Key", key)
+		if third.status != http.StatusUnprocessableEntity || third.problem(t).Code != "IdempotencyKeyReused" {
+			t.Errorf("same key, other body: %d %s, want 422 IdempotencyKeyReused", third.status, third.body)
+		}
+		sameID := orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:2")
+		sameID.OrderID = a.OrderID
+		fourth := s.call(t, http.MethodPost, "/v1/orders", sameID)
+		if fourth.status != http.StatusConflict || fourth.problem(t).Code != "OrderExists" {
+			t.Errorf("same order ID, other body: %d %s, want 409 OrderExists", fourth.status, fourth.body)
+		}
+	})
+}
+
+func TestCancelWhileAStepIsSlow(t *testing.T) {
+	each(t, func(t *testing.T, s *stack) {
+		ctx := context.Background()
+		cust := s.newCustomer(t, 100000)
+		sku := s.newProduct(t, 1000, 5)
+		fc := s.payments.Faults()
+		if err := fc.Set(ctx, faults.Config{LatencyMs: 3000, Operations: []string{"charge"}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
+
+		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", sku+":2"))
+		if r.status != http.StatusAccepted {
+			t.Fatalf("place: %d %s", r.status, r.body)
+		}
+		id := r.view(t).OrderID
+		env.recording.note("cancelled", id)
+		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
+			return stepStatus(v, workflows.StepChargePayment) == workflows.StepRunning
+		})
+		c := s.call(t, http.MethodPost, "/v1/orders/"+id+"/cancel", map[string]string{"note": "changed my mind"})
+		if c.status != http.StatusAccepted {
+			t.Fatalf("cancel: %d %s, want 202", c.status, c.body)
+		}
+		v := s.await(t, id, 20*time.Second, "CANCELLED", func(v api.OrderView) bool { return v.Status.Final() })
+		if v.Status != workflows.StatusCancelled {
+			t.Fatalf("order = %s %+v, want CANCELLED", v.Status, v.Failure)
+		}
+		// The slow charge may land before or after its refund; either way nothing stays taken.
+		if err := fc.Set(ctx, faults.Config{}); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := s.payments.Payment(ctx, id); err != nil || (p.Status != payment.Refunded && p.Status != payment.Voided) {
+			t.Errorf("payment = %+v, %v; want REFUNDED or VOIDED", p, err)
+		}
+		if p := s.product(t, sku); p.Available != 5 || p.Reserved != 0 {
+			t.Errorf("%s = %+v, want the stock restored", sku, p)
+		}
+		if o, err := s.orders.Get(ctx, id); err != nil || string(o.Status) != "CANCELLED" {
+			t.Errorf("order service has %v, %v; want CANCELLED", o.Status, err)
+		}
+		// The charge request that was in flight finishes within its injected latency; once
+		// it has, the balance must be whole again.
+		deadline := time.Now().Add(10 * time.Second)
+		for s.balance(t, cust) != 100000 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if b := s.balance(t, cust); b != 100000 {
+			t.Errorf("balance = %d, want 100000", b)
+		}
+
+		again := s.call(t, http.MethodPost, "/v1/orders/"+id+"/cancel", nil)
+		if again.status != http.StatusConflict || again.problem(t).Code != "InvalidOrderState" {
+			t.Errorf("cancelling a cancelled order: %d %s, want 409", again.status, again.body)
+		}
+	})
+}
+
+func TestCancelAfterCompletionIsRefused(t *testing.T) {
+	each(t, func(t *testing.T, s *stack) {
+		v := s.place(t, orderRequest(s.newCustomer(t, 100000), "pm_card_visa", "US", "SKU-MUG:1"))
+		r := s.call(t, http.MethodPost, "/v1/orders/"+v.OrderID+"/cancel", nil)
+		if r.status != http.StatusConflict || r.problem(t).Code != "InvalidOrderState" {
+			t.Errorf("cancel after completion: %d %s, want 409 InvalidOrderState", r.status, r.body)
+		}
+		if got := s.get(t, v.OrderID).Status; got != workflows.StatusCompleted {
+			t.Errorf("status = %s, want COMPLETED", got)
+		}
+	})
+}
+
+func TestWorkerKilledMidSaga(t *testing.T) {
+	each(t, func(t *testing.T, s *stack) {
+		ctx := context.Background()
+		cust := s.newCustomer(t, 100000)
+		fc := s.payments.Faults()
+		if err := fc.Set(ctx, faults.Config{LatencyMs: 1500, Operations: []string{"charge"}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
+
+		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:3"))
+		if r.status != http.StatusAccepted {
+			t.Fatalf("place: %d %s", r.status, r.body)
+		}
+		id := r.view(t).OrderID
+		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
+			return stepStatus(v, workflows.StepChargePayment) == workflows.StepRunning
+		})
+		s.killWorker() // SIGKILL while the charge is in flight
+		if err := fc.Set(ctx, faults.Config{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.startWorker(); err != nil {
+			t.Fatal(err)
+		}
+		// The lost attempt times out (10s) and is retried by the new worker.
+		v := s.await(t, id, 60*time.Second, "the saga to finish", func(v api.OrderView) bool { return v.Status.Final() })
+		if v.Status != workflows.StatusCompleted {
+			t.Fatalf("order = %s %+v, want COMPLETED", v.Status, v.Failure)
+		}
+		if b := s.balance(t, cust); b != 100000-3*800 {
+			t.Errorf("balance = %d, want %d: charged exactly once", b, 100000-3*800)
+		}
+		p, err := s.payments.Payment(ctx, id)
+		if err != nil || p.Status != payment.Charged {
+			t.Errorf("payment = %+v, %v; want CHARGED", p, err)
+		}
+	})
+}
+
+func TestBadInputIsA4xxProblem(t *testing.T) {
+	valid := `{"customerId":"cust-1","items":[{"sku":"SKU-BOOK","quantity":1}],"paymentMethod":"pm_card_visa",` +
+		`"shippingAddress":{"name":"A","line1":"B","city":"C","postalCode":"1","country":"US"}}`
+	cases := []struct {
+		name, path, body, contentType string
+		status                        int
+		code                          string
+	}{
+		{"malformed JSON", "/v1/orders", `{"customerId":`, "application/json", 400, "MalformedRequest"},
+		{"a form body", "/v1/orders", "customerId=cust-1", "application/x-www-form-urlencoded", 415, "UnsupportedMediaType"},
+		{"zero quantity", "/v1/orders", `{"customerId":"cust-1","items":[{"sku":"SKU-BOOK","quantity":0}],"paymentMethod":"pm_card_visa","shippingAddress":{"name":"A","line1":"B","city":"C","postalCode":"1","country":"US"}}`, "application/json", 422, "ValidationFailed"},
+		{"no items", "/v1/orders", `{"customerId":"cust-1","items":[],"paymentMethod":"pm_card_visa","shippingAddress":{"name":"A","line1":"B","city":"C","postalCode":"1","country":"US"}}`, "application/json", 422, "ValidationFailed"},
+		{"no address", "/v1/orders", `{"customerId":"cust-1","items":[{"sku":"SKU-BOOK","quantity":1}],"paymentMethod":"pm_card_visa"}`, "application/json", 422, "ValidationFailed"},
+		{"an unknown SKU", "/v1/orders", `{"customerId":"cust-1","items":[{"sku":"SKU-NOPE","quantity":1}],"paymentMethod":"pm_card_visa","shippingAddress":{"name":"A","line1":"B","city":"C","postalCode":"1","country":"US"}}`, "application/json", 422, "UnknownProduct"},
+		{"a wait over 30s", "/v1/orders?wait=1m", valid, "application/json", 422, "ValidationFailed"},
+		{"a body over 1 MiB", "/v1/orders", `{"customerId":"` + bigString(1<<20+10) + `"}`, "application/json", 413, "RequestTooLarge"},
+		{"an unknown order", "/v1/orders/nope-" + "x", "", "", 404, "OrderNotFound"},
+		{"a bad list status", "/v1/orders?status=SHIPPED", "", "", 422, "ValidationFailed"},
+	}
+	each(t, func(t *testing.T, s *stack) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				method, body, headers := http.MethodGet, any(nil), []string{}
+				if tc.body != "" {
+					method, body = http.MethodPost, tc.body
+				}
+				if tc.contentType != "" {
+					headers = append(headers, "Content-Type", tc.contentType)
+				}
+				r := s.call(t, method, tc.path, body, headers...)
+				if r.status != tc.status || r.problem(t).Code != tc.code {
+					t.Errorf("%d %s, want %d %s", r.status, r.body, tc.status, tc.code)
+				}
+			})
+		}
+	})
+}
+
+func bigString(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'x'
+	}
+	return string(b)
+}

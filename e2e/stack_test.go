@@ -1,0 +1,529 @@
+// Package e2e tests ordersaga end to end: a real Temporal dev server (bin/temporal), the
+// real services, worker and API processes built from ./cmd, talking HTTP and gRPC on
+// loopback, with SQLite and (when TEST_DATABASE_URL is set) PostgreSQL storage.
+//
+// TestMain builds the binaries, starts one dev server and one stack per database, runs
+// the tests, and finally checks invariants over every order the tests made: stock,
+// balances, payments and shipments must agree with each order's final status.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/database"
+	"github.com/ordersaga/ordersaga/internal/database/dbtest"
+	"github.com/ordersaga/ordersaga/internal/devserver"
+	"github.com/ordersaga/ordersaga/internal/problem"
+	"github.com/ordersaga/ordersaga/internal/proc"
+	"github.com/ordersaga/ordersaga/internal/temporalx"
+	"github.com/ordersaga/ordersaga/services/inventory"
+	"github.com/ordersaga/ordersaga/services/order"
+	"github.com/ordersaga/ordersaga/services/payment"
+	"github.com/ordersaga/ordersaga/services/shipping"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// operatorToken is the stacks' operator bearer token.
+const operatorToken = "e2e-operator-token"
+
+var (
+	// env is what TestMain set up; the tests read it.
+	env struct {
+		root      string // the repository
+		binDir    string // freshly built binaries
+		temporal  string // bin/temporal
+		tempAddr  string // the dev server's frontend
+		logDir    string
+		tc        client.Client
+		stacks    []*stack
+		recording *recorder
+	}
+	recordHistories = flag.Bool("record-histories", false, "write the histories of representative orders to workflows/testdata/histories")
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code, err := setUp()
+	if err == nil {
+		code = m.Run()
+		if code == 0 {
+			code = checkAllInvariants()
+		}
+		if code == 0 && *recordHistories {
+			if err := env.recording.write(filepath.Join(env.root, "workflows", "testdata", "histories")); err != nil {
+				fmt.Fprintln(os.Stderr, "record histories:", err)
+				code = 1
+			}
+		}
+	} else {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		code = 1
+	}
+	tearDown(code != 0)
+	os.Exit(code)
+}
+
+var cleanups []func()
+
+func setUp() (int, error) {
+	_, file, _, _ := runtime.Caller(0)
+	env.root = filepath.Dir(filepath.Dir(file))
+	env.temporal = filepath.Join(env.root, "bin", "temporal")
+	if _, err := os.Stat(env.temporal); err != nil {
+		return 1, fmt.Errorf("%s is missing: run `make tools` (or `make test`, which builds it)", env.temporal)
+	}
+	var err error
+	if env.logDir, err = os.MkdirTemp("", "ordersaga-e2e-"); err != nil {
+		return 1, err
+	}
+	env.binDir = filepath.Join(env.logDir, "bin")
+	build := exec.Command("go", "build", "-o", env.binDir+"/", "./cmd/api", "./cmd/services", "./cmd/worker", "./cmd/starter", "./cmd/devstack")
+	build.Dir, build.Stdout, build.Stderr = env.root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return 1, fmt.Errorf("build binaries: %w", err)
+	}
+
+	port := freePort()
+	env.tempAddr = "127.0.0.1:" + strconv.Itoa(port)
+	srv, err := startProc("temporal", env.temporal, devserver.Args(devserver.Options{Port: port}), nil)
+	if err != nil {
+		return 1, err
+	}
+	cleanups = append(cleanups, func() { _ = srv.Stop(20 * time.Second) })
+	ctx := context.Background()
+	env.tc, err = temporalx.Dial(ctx, config.Temporal{Address: env.tempAddr, Namespace: "default"},
+		slog.New(slog.DiscardHandler), time.Minute)
+	if err != nil {
+		return 1, err
+	}
+	env.recording = &recorder{tc: env.tc, ids: map[string]string{}}
+
+	sqliteStack, err := newStack("sqlite", nil)
+	if err != nil {
+		return 1, err
+	}
+	env.stacks = append(env.stacks, sqliteStack)
+	pgURL := os.Getenv(dbtest.EnvURL)
+	if pgURL == "" && os.Getenv(dbtest.EnvRequirePostgres) != "" {
+		return 1, fmt.Errorf("%s is set but %s is empty", dbtest.EnvRequirePostgres, dbtest.EnvURL)
+	}
+	if pgURL != "" {
+		dbURL, err := createDatabase(ctx, pgURL)
+		if err != nil {
+			return 1, err
+		}
+		pgStack, err := newStack("postgres", []string{"DATABASE_URL=" + dbURL})
+		if err != nil {
+			return 1, err
+		}
+		env.stacks = append(env.stacks, pgStack)
+	}
+	return 0, nil
+}
+
+func tearDown(failed bool) {
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	if env.tc != nil {
+		env.tc.Close()
+	}
+	if failed && env.logDir != "" {
+		fmt.Fprintf(os.Stderr, "e2e: process logs kept in %s\n", env.logDir)
+		return
+	}
+	_ = os.RemoveAll(env.logDir)
+}
+
+// createDatabase makes a fresh PostgreSQL database for a run and returns its URL; it is
+// dropped at the end.
+func createDatabase(ctx context.Context, baseURL string) (string, error) {
+	db, err := database.Open(ctx, database.Config{URL: baseURL}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", err
+	}
+	name := "ordersaga_e2e_" + randomHex(6)
+	if err := db.Exec("CREATE DATABASE " + name).Error; err != nil {
+		_ = database.Close(db)
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	cleanups = append(cleanups, func() {
+		_ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").Error
+		_ = database.Close(db)
+	})
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// stack is one complete ordersaga (services, worker, API) on its own task queue and
+// storage, sharing the dev server.
+type stack struct {
+	name      string
+	env       []string
+	apiURL    string
+	taskQueue string
+	services  *proc.Proc
+	api       *proc.Proc
+
+	mu     sync.Mutex
+	worker *proc.Proc
+
+	orders    *order.Client
+	inventory *inventory.Client
+	payments  *payment.Client
+	shipping  *shipping.Client
+
+	// initial stock and balances of what this stack's tests created, for the invariants.
+	initialStock   map[string]int
+	initialBalance map[string]int64
+}
+
+func newStack(name string, extraEnv []string) (*stack, error) {
+	s := &stack{name: name, taskQueue: "e2e-" + name, initialStock: map[string]int{}, initialBalance: map[string]int64{}}
+	ports := map[string]int{"api": freePort()}
+	for _, svc := range config.ServiceNames {
+		ports[svc] = freePort()
+	}
+	dataDir := filepath.Join(env.logDir, name+"-data")
+	s.env = append([]string{
+		"TEMPORAL_ADDRESS=" + env.tempAddr,
+		"TEMPORAL_TASK_QUEUE=" + s.taskQueue,
+		"DATA_DIR=" + dataDir,
+		"OPERATOR_TOKENS=" + operatorToken,
+		"APPROVAL_THRESHOLD_CENTS=100000",
+		"APPROVAL_TIMEOUT=1h",
+		"COMPENSATION_MAX_ATTEMPTS=3",
+		"LOG_LEVEL=info",
+	}, extraEnv...)
+	for proc, port := range ports {
+		s.env = append(s.env, config.EnvName(proc, "PORT")+"="+strconv.Itoa(port))
+	}
+	base := func(svc string) string { return "http://127.0.0.1:" + strconv.Itoa(ports[svc]) }
+	s.apiURL = base("api")
+	s.orders = order.NewClient(base(config.Order), nil)
+	s.inventory = inventory.NewClient(base(config.Inventory), nil)
+	s.payments = payment.NewClient(base(config.Payment), nil)
+	s.shipping = shipping.NewClient(base(config.Shipping), nil)
+	for _, p := range inventory.SeedProducts {
+		s.initialStock[p.SKU] = p.Available
+	}
+	for _, c := range payment.SeedCustomers {
+		s.initialBalance[c.CustomerID] = c.BalanceCents
+	}
+
+	var err error
+	if s.services, err = startProc(name+"-services", filepath.Join(env.binDir, "services"), nil, s.env); err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, func() { _ = s.services.Stop(15 * time.Second) })
+	for _, svc := range config.ServiceNames {
+		if err := waitOK(base(svc)+"/healthz", s.services); err != nil {
+			return nil, fmt.Errorf("%s stack, %s service: %w", name, svc, err)
+		}
+	}
+	if err := s.startWorker(); err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_ = s.worker.Stop(15 * time.Second)
+	})
+	if s.api, err = startProc(name+"-api", filepath.Join(env.binDir, "api"), nil, s.env); err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, func() { _ = s.api.Stop(15 * time.Second) })
+	if err := waitOK(s.apiURL+"/readyz", s.api); err != nil {
+		return nil, fmt.Errorf("%s stack, api: %w", name, err)
+	}
+	return s, nil
+}
+
+func (s *stack) startWorker() error {
+	w, err := startProc(s.name+"-worker", filepath.Join(env.binDir, "worker"), nil, s.env)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.worker = w
+	s.mu.Unlock()
+	return nil
+}
+
+// killWorker kills the worker process with SIGKILL: no draining, no goodbye.
+func (s *stack) killWorker() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.worker.Kill()
+}
+
+// each runs fn as a subtest on every stack.
+func each(t *testing.T, fn func(t *testing.T, s *stack)) {
+	t.Helper()
+	for _, s := range env.stacks {
+		t.Run(s.name, func(t *testing.T) { fn(t, s) })
+	}
+	if len(env.stacks) == 1 {
+		t.Run("postgres", func(t *testing.T) { t.Skip("PostgreSQL not configured: set " + dbtest.EnvURL) })
+	}
+}
+
+func startProc(name, path string, args, extraEnv []string) (*proc.Proc, error) {
+	f, err := os.Create(filepath.Join(env.logDir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	p, err := proc.Start(name, path, args, extraEnv, f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	go func() {
+		<-p.Done()
+		f.Close()
+	}()
+	return p, nil
+}
+
+// waitOK polls url until it answers 200, failing early if p exits.
+func waitOK(url string, p *proc.Proc) error {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("%s exited: %v (see %s.log)", p.Name, p.Err(), filepath.Join(env.logDir, p.Name))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not answer 200 within a minute", url)
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// --- HTTP helpers -----------------------------------------------------------------
+
+// response is an answer of the API: its status, headers and body.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) view(t *testing.T) api.OrderView {
+	t.Helper()
+	var v api.OrderView
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("decode order view from %d %s: %v", r.status, r.body, err)
+	}
+	return v
+}
+
+func (r response) problem(t *testing.T) problem.Problem {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != problem.ContentType {
+		t.Errorf("content type = %q, want %s (body %s)", ct, problem.ContentType, r.body)
+	}
+	var p problem.Problem
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("decode problem from %d %s: %v", r.status, r.body, err)
+	}
+	return p
+}
+
+// call sends a request to the stack's API. body may be nil, a string (sent raw) or a value
+// (sent as JSON). headers alternate names and values.
+func (s *stack) call(t *testing.T, method, path string, body any, headers ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, s.apiURL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// orderRequest is a valid order body for customer, with items as "SKU:quantity".
+func orderRequest(customer, paymentMethod, country string, items ...string) api.PlaceOrderRequest {
+	req := api.PlaceOrderRequest{
+		CustomerID: customer, PaymentMethod: paymentMethod,
+		ShippingAddress: workflows.Address{Name: "Ada Lovelace", Line1: "12 Analytical Row", City: "Springfield",
+			PostalCode: "12345", Country: country},
+	}
+	for _, it := range items {
+		sku, qty, _ := strings.Cut(it, ":")
+		n, _ := strconv.Atoi(qty)
+		req.Items = append(req.Items, api.ItemRequest{SKU: sku, Quantity: n})
+	}
+	return req
+}
+
+// place places an order and waits up to 20s for it to settle.
+func (s *stack) place(t *testing.T, req api.PlaceOrderRequest) api.OrderView {
+	t.Helper()
+	r := s.call(t, http.MethodPost, "/v1/orders?wait=20s", req)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("place order: %d %s", r.status, r.body)
+	}
+	return r.view(t)
+}
+
+// get returns an order's view.
+func (s *stack) get(t *testing.T, orderID string) api.OrderView {
+	t.Helper()
+	r := s.call(t, http.MethodGet, "/v1/orders/"+orderID, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("get order %s: %d %s", orderID, r.status, r.body)
+	}
+	return r.view(t)
+}
+
+// await polls the order until cond holds (every 50ms, up to limit).
+func (s *stack) await(t *testing.T, orderID string, limit time.Duration, what string, cond func(api.OrderView) bool) api.OrderView {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		v := s.get(t, orderID)
+		if cond(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order %s: %s did not happen within %s; last state %s, steps %+v", orderID, what, limit, v.Status, v.Steps)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func stepStatus(v api.OrderView, step workflows.Step) workflows.StepStatus {
+	for _, st := range v.Steps {
+		if st.Name == step {
+			return st.Status
+		}
+	}
+	return ""
+}
+
+// newCustomer creates a customer with a balance, for tests that measure balances.
+func (s *stack) newCustomer(t *testing.T, balance int64) string {
+	t.Helper()
+	id := "cust-" + randomHex(5)
+	if _, err := s.payments.UpsertCustomer(context.Background(), id, payment.CustomerUpdate{BalanceCents: balance}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.initialBalance[id] = balance
+	s.mu.Unlock()
+	return id
+}
+
+// newProduct creates a product with stock, for tests that measure stock.
+func (s *stack) newProduct(t *testing.T, priceCents int64, stock int) string {
+	t.Helper()
+	sku := "SKU-" + strings.ToUpper(randomHex(4))
+	if _, err := s.inventory.UpsertProduct(context.Background(), sku,
+		inventory.ProductUpdate{Name: "Test " + sku, PriceCents: &priceCents, Available: &stock}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.initialStock[sku] = stock
+	s.mu.Unlock()
+	return sku
+}
+
+func (s *stack) product(t *testing.T, sku string) inventory.Product {
+	t.Helper()
+	p, err := s.inventory.Product(context.Background(), sku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (s *stack) balance(t *testing.T, customer string) int64 {
+	t.Helper()
+	c, err := s.payments.Customer(context.Background(), customer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.BalanceCents
+}
+
+// notFound reports whether err is a service's "not found".
+func notFound(err error) bool {
+	return errors.Is(err, inventory.ErrNotFound) || errors.Is(err, payment.ErrNotFound) ||
+		errors.Is(err, shipping.ErrNotFound) || errors.Is(err, order.ErrNotFound)
+}
