@@ -34,7 +34,6 @@ var codes = httpx.Codes{
 	{Err: ErrKeyReused, Status: http.StatusUnprocessableEntity, Code: "IdempotencyKeyReused", Title: "Idempotency key reused"},
 	{Err: ErrInvalidState, Status: http.StatusConflict, Code: "InvalidOrderState", Title: "Invalid order state"},
 	{Err: inventory.ErrUnknownProduct, Status: http.StatusUnprocessableEntity, Code: "UnknownProduct", Title: "Unknown product"},
-	{Err: inventory.ErrNotFound, Status: http.StatusNotFound, Code: "NotFound", Title: "Not found"},
 }
 
 // fromTemporal maps an error of the Temporal client, for the order orderID, to the API's

@@ -90,8 +90,12 @@ func (s *server) placeOrder(c *gin.Context) {
 	if err == nil {
 		err = req.validate()
 	}
-	if err == nil && len(key) > 255 {
+	switch {
+	case err != nil:
+	case len(key) > 255:
 		err = httpx.Invalid("Idempotency-Key", "must be at most 255 characters")
+	case key != "" && req.OrderID != "":
+		err = httpx.Invalid("Idempotency-Key", "send an Idempotency-Key or a body orderId, not both: an order ID is itself an idempotency key")
 	}
 	if err != nil {
 		_ = c.Error(err)
@@ -117,7 +121,7 @@ func (s *server) placeOrder(c *gin.Context) {
 		memo[memoIdempotencyKey] = key
 	}
 	created := true
-	_, err = s.deps.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(in, s.cfg.TaskQueue, memo), workflows.WorkflowType, in)
+	run, err := s.deps.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(in, s.cfg.TaskQueue, memo), workflows.WorkflowType, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
@@ -137,7 +141,7 @@ func (s *server) placeOrder(c *gin.Context) {
 	case wait > 0:
 		view, err = s.waitSettled(ctx, orderID, wait)
 	case created:
-		view = s.viewOf(initialState(in)) // no round trip: nothing has happened yet
+		view = s.viewOf(initialState(in, run.GetRunID(), time.Now())) // no round trip: nothing has happened yet
 	default:
 		view, err = s.view(ctx, orderID)
 	}
@@ -360,9 +364,9 @@ type OrderList struct {
 // from the order service.
 func (s *server) listOrders(c *gin.Context) {
 	q := order.ListQuery{CustomerID: c.Query("customerId"), Status: order.Status(strings.ToUpper(c.Query("status"))), Cursor: c.Query("cursor")}
-	if l := c.Query("limit"); l != "" {
+	if l, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(l)
-		if err != nil {
+		if err != nil || n < 1 || n > order.MaxLimit {
 			_ = c.Error(httpx.Invalid("limit", "must be a number from 1 to 100"))
 			return
 		}

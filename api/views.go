@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -34,11 +35,12 @@ func (s *server) viewOf(st workflows.OrderState) OrderView {
 	return OrderView{OrderState: st, Links: Links{Self: "/v1/orders/" + st.OrderID, TemporalUI: ui}}
 }
 
-// initialState is the state of an order whose workflow was just started.
-func initialState(in workflows.OrderInput) workflows.OrderState {
+// initialState is the state of an order whose workflow run runID was just started.
+func initialState(in workflows.OrderInput, runID string, now time.Time) workflows.OrderState {
 	st := workflows.OrderState{
 		OrderID: in.OrderID, CustomerID: in.CustomerID, Items: in.Items, TotalCents: in.TotalCents,
 		Currency: in.Currency, Status: workflows.StatusPending, WorkflowID: workflows.WorkflowID(in.OrderID),
+		RunID: runID, CreatedAt: now.UTC(), UpdatedAt: now.UTC(),
 	}
 	for _, step := range workflows.Steps {
 		st.Steps = append(st.Steps, workflows.StepState{Name: step, Status: workflows.StepPending})
