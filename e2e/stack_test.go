@@ -190,6 +190,7 @@ type stack struct {
 	name      string
 	env       []string
 	apiURL    string
+	urls      map[string]string // service name → base URL
 	taskQueue string
 	services  *proc.Proc
 	api       *proc.Proc
@@ -229,6 +230,10 @@ func newStack(name string, extraEnv []string) (*stack, error) {
 	}
 	base := func(svc string) string { return "http://127.0.0.1:" + strconv.Itoa(ports[svc]) }
 	s.apiURL = base("api")
+	s.urls = map[string]string{}
+	for _, svc := range config.ServiceNames {
+		s.urls[svc] = base(svc)
+	}
 	s.orders = order.NewClient(base(config.Order), nil)
 	s.inventory = inventory.NewClient(base(config.Inventory), nil)
 	s.payments = payment.NewClient(base(config.Payment), nil)
