@@ -124,7 +124,7 @@ func (s *stack) invariantViolations(ctx context.Context) ([]string, error) {
 	query := fmt.Sprintf("TaskQueue = %q AND ExecutionStatus = 'Running'", s.taskQueue)
 	var running int64
 	for range 50 {
-		resp, err := env.tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query})
+		resp, err := s.tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query})
 		if err != nil {
 			return bad, err
 		}

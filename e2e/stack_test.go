@@ -123,7 +123,7 @@ func setUp() (int, error) {
 	}
 	env.recording = &recorder{tc: env.tc, ids: map[string]string{}}
 
-	sqliteStack, err := newStack("sqlite", nil)
+	sqliteStack, err := newStack("sqlite", env.tempAddr, nil)
 	if err != nil {
 		return 1, err
 	}
@@ -137,7 +137,7 @@ func setUp() (int, error) {
 		if err != nil {
 			return 1, err
 		}
-		pgStack, err := newStack("postgres", []string{"DATABASE_URL=" + dbURL})
+		pgStack, err := newStack("postgres", env.tempAddr, []string{"DATABASE_URL=" + dbURL})
 		if err != nil {
 			return 1, err
 		}
@@ -198,6 +198,7 @@ type stack struct {
 	mu     sync.Mutex
 	worker *proc.Proc
 
+	tc        client.Client // the stack's Temporal (env.tc unless it has its own server)
 	orders    *order.Client
 	inventory *inventory.Client
 	payments  *payment.Client
@@ -208,15 +209,16 @@ type stack struct {
 	initialBalance map[string]int64
 }
 
-func newStack(name string, extraEnv []string) (*stack, error) {
-	s := &stack{name: name, taskQueue: "e2e-" + name, initialStock: map[string]int{}, initialBalance: map[string]int64{}}
+// newStack starts a stack on the dev server at temporalAddr.
+func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
+	s := &stack{name: name, taskQueue: "e2e-" + name, tc: env.tc, initialStock: map[string]int{}, initialBalance: map[string]int64{}}
 	ports := map[string]int{"api": freePort()}
 	for _, svc := range config.ServiceNames {
 		ports[svc] = freePort()
 	}
 	dataDir := filepath.Join(env.logDir, name+"-data")
 	s.env = append([]string{
-		"TEMPORAL_ADDRESS=" + env.tempAddr,
+		"TEMPORAL_ADDRESS=" + temporalAddr,
 		"TEMPORAL_TASK_QUEUE=" + s.taskQueue,
 		"DATA_DIR=" + dataDir,
 		"OPERATOR_TOKENS=" + operatorToken,
@@ -363,7 +365,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) view(t *testing.T) api.OrderView {
+func (r response) view(t testing.TB) api.OrderView {
 	t.Helper()
 	var v api.OrderView
 	if err := json.Unmarshal(r.body, &v); err != nil {
@@ -372,7 +374,7 @@ func (r response) view(t *testing.T) api.OrderView {
 	return v
 }
 
-func (r response) problem(t *testing.T) problem.Problem {
+func (r response) problem(t testing.TB) problem.Problem {
 	t.Helper()
 	if ct := r.header.Get("Content-Type"); ct != problem.ContentType {
 		t.Errorf("content type = %q, want %s (body %s)", ct, problem.ContentType, r.body)
@@ -386,7 +388,7 @@ func (r response) problem(t *testing.T) problem.Problem {
 
 // call sends a request to the stack's API. body may be nil, a string (sent raw) or a value
 // (sent as JSON). headers alternate names and values.
-func (s *stack) call(t *testing.T, method, path string, body any, headers ...string) response {
+func (s *stack) call(t testing.TB, method, path string, body any, headers ...string) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -496,7 +498,7 @@ func (s *stack) newCustomer(t *testing.T, balance int64) string {
 }
 
 // newProduct creates a product with stock, for tests that measure stock.
-func (s *stack) newProduct(t *testing.T, priceCents int64, stock int) string {
+func (s *stack) newProduct(t testing.TB, priceCents int64, stock int) string {
 	t.Helper()
 	sku := "SKU-" + strings.ToUpper(randomHex(4))
 	if _, err := s.inventory.UpsertProduct(context.Background(), sku,
