@@ -68,8 +68,8 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	code, err := setUp()
-	if err == nil {
+	var code int
+	if err := setUp(); err == nil {
 		code = m.Run()
 		if code == 0 {
 			code = checkAllInvariants()
@@ -90,60 +90,60 @@ func TestMain(m *testing.M) {
 
 var cleanups []func()
 
-func setUp() (int, error) {
+func setUp() error {
 	_, file, _, _ := runtime.Caller(0)
 	env.root = filepath.Dir(filepath.Dir(file))
 	env.temporal = filepath.Join(env.root, "bin", "temporal")
 	if _, err := os.Stat(env.temporal); err != nil {
-		return 1, fmt.Errorf("%s is missing: run `make tools` (or `make test`, which builds it)", env.temporal)
+		return fmt.Errorf("%s is missing: run `make tools` (or `make test`, which builds it)", env.temporal)
 	}
 	var err error
 	if env.logDir, err = os.MkdirTemp("", "ordersaga-e2e-"); err != nil {
-		return 1, err
+		return err
 	}
 	env.binDir = filepath.Join(env.logDir, "bin")
 	build := exec.Command("go", "build", "-o", env.binDir+"/", "./cmd/api", "./cmd/services", "./cmd/worker", "./cmd/starter", "./cmd/devstack")
 	build.Dir, build.Stdout, build.Stderr = env.root, os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		return 1, fmt.Errorf("build binaries: %w", err)
+		return fmt.Errorf("build binaries: %w", err)
 	}
 
 	port := freePort()
 	env.tempAddr = "127.0.0.1:" + strconv.Itoa(port)
 	srv, err := startProc("temporal", env.temporal, devserver.Args(devserver.Options{Port: port}), nil)
 	if err != nil {
-		return 1, err
+		return err
 	}
 	cleanups = append(cleanups, func() { _ = srv.Stop(20 * time.Second) })
 	ctx := context.Background()
 	env.tc, err = temporalx.Dial(ctx, config.Temporal{Address: env.tempAddr, Namespace: "default"},
 		slog.New(slog.DiscardHandler), time.Minute)
 	if err != nil {
-		return 1, err
+		return err
 	}
 	env.recording = &recorder{tc: env.tc, ids: map[string]string{}}
 
 	sqliteStack, err := newStack("sqlite", env.tempAddr, nil)
 	if err != nil {
-		return 1, err
+		return err
 	}
 	env.stacks = append(env.stacks, sqliteStack)
 	pgURL := os.Getenv(dbtest.EnvURL)
 	if pgURL == "" && os.Getenv(dbtest.EnvRequirePostgres) != "" {
-		return 1, fmt.Errorf("%s is set but %s is empty", dbtest.EnvRequirePostgres, dbtest.EnvURL)
+		return fmt.Errorf("%s is set but %s is empty", dbtest.EnvRequirePostgres, dbtest.EnvURL)
 	}
 	if pgURL != "" {
 		dbURL, err := createDatabase(ctx, pgURL)
 		if err != nil {
-			return 1, err
+			return err
 		}
 		pgStack, err := newStack("postgres", env.tempAddr, []string{"DATABASE_URL=" + dbURL})
 		if err != nil {
-			return 1, err
+			return err
 		}
 		env.stacks = append(env.stacks, pgStack)
 	}
-	return 0, nil
+	return nil
 }
 
 func tearDown(failed bool) {
