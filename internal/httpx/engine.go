@@ -28,6 +28,10 @@ func NewEngine(log *slog.Logger, codes Codes, outer ...gin.HandlerFunc) *gin.Eng
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	// No redirects to a "fixed" path: "/orders/" must not quietly become the list
+	// "/orders" for a client that left an ID empty.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	r.Use(outer...)
 	r.Use(logRequests(log), recoverPanics(log), renderErrors(log, codes))
 	r.NoRoute(func(c *gin.Context) { _ = c.Error(fmt.Errorf("%w: %s", ErrRouteNotFound, c.Request.URL.Path)) })

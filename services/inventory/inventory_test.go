@@ -325,6 +325,9 @@ func TestBadInput(t *testing.T) {
 		{"an unknown route", "GET", "/nope", "", ``, 404, "RouteNotFound"},
 		{"a wrong method", "DELETE", "/products", "", ``, 405, "MethodNotAllowed"},
 		{"an unknown reservation", "GET", "/reservations/o-x", "", ``, 404, "NotFound"},
+		{"a NUL byte in a reservation's order ID", "GET", "/reservations/o%00x", "", ``, 404, "NotFound"},
+		{"a NUL byte in a SKU", "GET", "/products/S%00x", "", ``, 404, "NotFound"},
+		{"a NUL byte in a product name", "PUT", "/products/SKU-NUL", "application/json", `{"name":"a\u0000b","priceCents":1,"available":1}`, 422, "ValidationFailed"},
 	}
 	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
 		s := start(t, cfg)
@@ -455,5 +458,12 @@ func TestFaultLatency(t *testing.T) {
 	}
 	if d := time.Since(start); d < 150*time.Millisecond {
 		t.Errorf("release took %v, want at least the injected 150ms", d)
+	}
+}
+
+func TestAnEmptyIDIsNotAnotherRoute(t *testing.T) {
+	s := start(t, dbtest.SQLite(t))
+	if r, err := s.client.Reservation(context.Background(), ""); !errors.Is(err, httpx.ErrRouteNotFound) {
+		t.Errorf("Reservation(\"\") = %+v, %v; want a route-not-found error, not another route's answer", r, err)
 	}
 }

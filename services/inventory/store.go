@@ -98,6 +98,9 @@ func (s *Store) Products(ctx context.Context) ([]Product, error) {
 
 // Product returns one product, or ErrNotFound.
 func (s *Store) Product(ctx context.Context, sku string) (Product, error) {
+	if !httpx.ValidID(sku) { // no such SKU can exist; do not send it to the database
+		return Product{}, fmt.Errorf("product %q: %w", sku, ErrNotFound)
+	}
 	var row productRow
 	err := s.db.WithContext(ctx).Take(&row, "sku = ?", sku).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -116,7 +119,7 @@ func (s *Store) UpsertProduct(ctx context.Context, sku string, u ProductUpdate) 
 	v.Check(httpx.ValidID(sku), "sku", "must be a SKU (letters, digits, -_.:)")
 	v.Check(u.PriceCents == nil || *u.PriceCents >= 0, "priceCents", "must not be negative")
 	v.Check(u.Available == nil || (*u.Available >= 0 && *u.Available <= 1_000_000), "available", "must be between 0 and 1000000")
-	v.Check(len(u.Name) <= 200, "name", "must be at most 200 characters")
+	v.Text("name", u.Name, false, 200)
 	if err := v.Err(); err != nil {
 		return Product{}, false, err
 	}
@@ -322,6 +325,9 @@ func (s *Store) Release(ctx context.Context, orderID string) (Reservation, error
 
 // Reservation returns an order's reservation, or ErrNotFound.
 func (s *Store) Reservation(ctx context.Context, orderID string) (Reservation, error) {
+	if !httpx.ValidID(orderID) {
+		return Reservation{}, fmt.Errorf("reservation for order %q: %w", orderID, ErrNotFound)
+	}
 	var row reservationRow
 	err := s.db.WithContext(ctx).Take(&row, "order_id = ?", orderID).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {

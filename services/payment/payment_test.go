@@ -703,6 +703,8 @@ func TestBadInput(t *testing.T) {
 		{"a string balance", "PUT", "/customers/cust-x", "application/json", `{"balanceCents":"5"}`, 400, "MalformedRequest"},
 		{"an invalid customer ID", "PUT", "/customers/-x", "application/json", `{"balanceCents":5}`, 422, "ValidationFailed"},
 		{"an unknown payment", "GET", "/payments/o-x", "", ``, 404, "NotFound"},
+		{"a NUL byte in a payment's order ID", "GET", "/payments/o%00x", "", ``, 404, "NotFound"},
+		{"a NUL byte in a customer ID", "GET", "/customers/c%00x", "", ``, 404, "NotFound"},
 		{"an unknown customer's balance", "GET", "/customers/cust-x", "", ``, 404, "NotFound"},
 		{"an unknown route", "GET", "/nope", "", ``, 404, "RouteNotFound"},
 		{"a wrong method", "DELETE", "/payments/o-x", "", ``, 405, "MethodNotAllowed"},

@@ -95,6 +95,9 @@ func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
 
 // Customer returns one customer, or ErrNotFound.
 func (s *Store) Customer(ctx context.Context, customerID string) (Customer, error) {
+	if !httpx.ValidID(customerID) { // no such customer can exist; do not send it to the database
+		return Customer{}, fmt.Errorf("customer %q: %w", customerID, ErrNotFound)
+	}
 	var row customerRow
 	err := s.db.WithContext(ctx).Take(&row, "customer_id = ?", customerID).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -323,6 +326,9 @@ func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 
 // Payment returns an order's payment, or ErrNotFound.
 func (s *Store) Payment(ctx context.Context, orderID string) (Payment, error) {
+	if !httpx.ValidID(orderID) {
+		return Payment{}, fmt.Errorf("payment for order %q: %w", orderID, ErrNotFound)
+	}
 	var row paymentRow
 	err := s.db.WithContext(ctx).Take(&row, "order_id = ?", orderID).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {

@@ -20,8 +20,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/ordersaga/ordersaga/internal/httpx"
 )
@@ -140,25 +138,12 @@ func TrackingNumber(orderID string) string {
 func validateRequest(v *httpx.Validator, req ScheduleRequest) {
 	v.Check(httpx.ValidID(req.OrderID), "orderId", "must be an ID (letters, digits, -_.:)")
 	a := req.Address
-	validateText(v, "address.name", a.Name)
-	validateText(v, "address.line1", a.Line1)
-	validateText(v, "address.city", a.City)
-	validateText(v, "address.postalCode", a.PostalCode)
-	v.Check(isCountryCode(a.Country), "address.country", "must be two upper-case letters (ISO 3166-1 alpha-2)")
+	v.Text("address.name", a.Name, true, maxAddressText)
+	v.Text("address.line1", a.Line1, true, maxAddressText)
+	v.Text("address.city", a.City, true, maxAddressText)
+	v.Text("address.postalCode", a.PostalCode, true, maxAddressText)
+	v.Check(httpx.ValidCountry(a.Country), "address.country", "must be two upper-case letters (ISO 3166-1 alpha-2)")
 	validateItems(v, req.Items)
-}
-
-// validateText checks one address field: not blank, at most maxAddressText characters,
-// no control characters (PostgreSQL cannot store a NUL in text).
-func validateText(v *httpx.Validator, field, s string) {
-	v.Check(strings.TrimSpace(s) != "", field, "is required")
-	v.Check(utf8.RuneCountInString(s) <= maxAddressText, field, "must be at most 200 characters")
-	v.Check(!strings.ContainsFunc(s, unicode.IsControl), field, "must not contain control characters")
-}
-
-// isCountryCode reports whether s is two upper-case ASCII letters.
-func isCountryCode(s string) bool {
-	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }
 
 // validateItems checks a list of items: 1 to maxItems entries, valid SKUs, quantities
