@@ -1,0 +1,49 @@
+package e2e
+
+import (
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestStarter runs the starter CLI: it places an order through the Temporal client,
+// prints the steps as they change and a Web UI link, and exits 0 only for COMPLETED.
+func TestStarter(t *testing.T) {
+	each(t, func(t *testing.T, s *stack) {
+		run := func(args ...string) (string, int) {
+			cmd := exec.Command(filepath.Join(env.binDir, "starter"), args...)
+			cmd.Env = append(cmd.Environ(), s.env...)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			switch {
+			case err == nil:
+				return string(out), 0
+			case errors.As(err, &exit):
+				return string(out), exit.ExitCode()
+			}
+			t.Fatalf("starter: %v\n%s", err, out)
+			return "", -1
+		}
+		cust := s.newCustomer(t, 100000)
+
+		out, code := run("--customer", cust, "--item", "SKU-BOOK:2", "--item", "SKU-MUG:1", "--payment", "pm_card_visa", "--country", "US")
+		if code != 0 {
+			t.Fatalf("starter exited %d for a good order:\n%s", code, out)
+		}
+		for _, want := range []string{"Web UI: http://", "$38.00 for " + cust, "RESERVED", "PAID", "COMPLETED", "ConfirmOrder ✓"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("starter printed no %q:\n%s", want, out)
+			}
+		}
+		if b := s.balance(t, cust); b != 100000-3800 {
+			t.Errorf("balance = %d, want charged $38.00", b)
+		}
+
+		out, code = run("--customer", cust, "--item", "SKU-MUG:1", "--payment", "pm_card_declined")
+		if code != 1 || !strings.Contains(out, "ended REJECTED at ChargePayment") || !strings.Contains(out, "PaymentDeclined") {
+			t.Errorf("starter for a declined card exited %d:\n%s\nwant 1 and the rejection", code, out)
+		}
+	})
+}
