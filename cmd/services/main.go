@@ -42,38 +42,14 @@ import (
 type service struct {
 	name       string
 	operations []string
-	handler    func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error)
+	build      func(context.Context, *gorm.DB, *faults.Injector, *slog.Logger) (http.Handler, error)
 }
 
 var services = []service{
-	{config.Order, order.Operations, func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
-		store, err := order.NewStore(ctx, db)
-		if err != nil {
-			return nil, err
-		}
-		return order.NewHandler(store, inj, log), nil
-	}},
-	{config.Inventory, inventory.Operations, func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
-		store, err := inventory.NewStore(ctx, db)
-		if err != nil {
-			return nil, err
-		}
-		return inventory.NewHandler(store, inj, log), nil
-	}},
-	{config.Payment, payment.Operations, func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
-		store, err := payment.NewStore(ctx, db)
-		if err != nil {
-			return nil, err
-		}
-		return payment.NewHandler(store, inj, log), nil
-	}},
-	{config.Shipping, shipping.Operations, func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
-		store, err := shipping.NewStore(ctx, db)
-		if err != nil {
-			return nil, err
-		}
-		return shipping.NewHandler(store, inj, log), nil
-	}},
+	{config.Order, order.Operations, order.New},
+	{config.Inventory, inventory.Operations, inventory.New},
+	{config.Payment, payment.Operations, payment.New},
+	{config.Shipping, shipping.Operations, shipping.New},
 }
 
 // Config is the process's whole configuration.
@@ -192,7 +168,7 @@ func build(ctx context.Context, sc ServiceConfig, log *slog.Logger) (http.Handle
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := svc.handler(ctx, db, inj, log)
+	h, err := svc.build(ctx, db, inj, log)
 	if err != nil {
 		_ = database.Close(db)
 		return nil, nil, err

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/problem"
+	"github.com/ordersaga/ordersaga/internal/servicetest"
 	"github.com/ordersaga/ordersaga/services/inventory"
 )
 
@@ -30,24 +29,8 @@ type service struct {
 
 func start(t *testing.T, cfg database.Config) service {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.DiscardHandler)
-	db, err := database.Open(ctx, cfg, log)
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(func() { _ = database.Close(db) })
-	store, err := inventory.NewStore(ctx, db)
-	if err != nil {
-		t.Fatalf("new store: %v", err)
-	}
-	inj, err := faults.New(inventory.Operations, faults.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(inventory.NewHandler(store, inj, log))
-	t.Cleanup(srv.Close)
-	return service{url: srv.URL, client: inventory.NewClient(srv.URL, nil)}
+	url := servicetest.Serve(t, servicetest.Open(t, cfg), inventory.Operations, inventory.New)
+	return service{url: url, client: inventory.NewClient(url, nil)}
 }
 
 func (s service) product(t *testing.T, sku string) inventory.Product {

@@ -1,11 +1,13 @@
 package order
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
@@ -132,4 +134,14 @@ func bindListQuery(c *gin.Context) (ListQuery, error) {
 		q.Limit = n
 	}
 	return q, nil
+}
+
+// New builds the order service over db: it creates its tables (and seed data) when
+// missing and returns its HTTP handler.
+func New(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
+	store, err := NewStore(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(store, inj, log), nil
 }

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -24,6 +22,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/problem"
+	"github.com/ordersaga/ordersaga/internal/servicetest"
 	"github.com/ordersaga/ordersaga/services/order"
 )
 
@@ -42,27 +41,12 @@ func start(t *testing.T, cfg database.Config) service {
 // that tie on their creation time.
 func startAt(t *testing.T, cfg database.Config, now func() time.Time) service {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.DiscardHandler)
-	db, err := database.Open(ctx, cfg, log)
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(func() { _ = database.Close(db) })
+	db := servicetest.Open(t, cfg)
 	if now != nil {
 		db = db.Session(&gorm.Session{NowFunc: now})
 	}
-	store, err := order.NewStore(ctx, db)
-	if err != nil {
-		t.Fatalf("new store: %v", err)
-	}
-	inj, err := faults.New(order.Operations, faults.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(order.NewHandler(store, inj, log))
-	t.Cleanup(srv.Close)
-	return service{url: srv.URL, client: order.NewClient(srv.URL, nil)}
+	url := servicetest.Serve(t, db, order.Operations, order.New)
+	return service{url: url, client: order.NewClient(url, nil)}
 }
 
 // newOrder is a valid create request: 2 books and a mug for cust-1, 3800¢.

@@ -1,10 +1,12 @@
 package payment
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
@@ -103,4 +105,14 @@ func (h handler) upsertCustomer(c *gin.Context) {
 		return
 	}
 	c.JSON(httpx.StatusFor(created), cust)
+}
+
+// New builds the payment service over db: it creates its tables (and seed data) when
+// missing and returns its HTTP handler.
+func New(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
+	store, err := NewStore(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(store, inj, log), nil
 }

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/problem"
+	"github.com/ordersaga/ordersaga/internal/servicetest"
 	"github.com/ordersaga/ordersaga/services/payment"
 )
 
@@ -30,24 +29,8 @@ type service struct {
 
 func start(t *testing.T, cfg database.Config) service {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.DiscardHandler)
-	db, err := database.Open(ctx, cfg, log)
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(func() { _ = database.Close(db) })
-	store, err := payment.NewStore(ctx, db)
-	if err != nil {
-		t.Fatalf("new store: %v", err)
-	}
-	inj, err := faults.New(payment.Operations, faults.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(payment.NewHandler(store, inj, log))
-	t.Cleanup(srv.Close)
-	return service{url: srv.URL, client: payment.NewClient(srv.URL, nil)}
+	url := servicetest.Serve(t, servicetest.Open(t, cfg), payment.Operations, payment.New)
+	return service{url: url, client: payment.NewClient(url, nil)}
 }
 
 func (s service) balance(t *testing.T, customerID string) int64 {

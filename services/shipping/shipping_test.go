@@ -9,9 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +21,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/problem"
+	"github.com/ordersaga/ordersaga/internal/servicetest"
 	"github.com/ordersaga/ordersaga/services/shipping"
 )
 
@@ -35,24 +34,9 @@ type service struct {
 
 func start(t *testing.T, cfg database.Config) service {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.DiscardHandler)
-	db, err := database.Open(ctx, cfg, log)
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(func() { _ = database.Close(db) })
-	store, err := shipping.NewStore(ctx, db)
-	if err != nil {
-		t.Fatalf("new store: %v", err)
-	}
-	inj, err := faults.New(shipping.Operations, faults.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(shipping.NewHandler(store, inj, log))
-	t.Cleanup(srv.Close)
-	return service{url: srv.URL, client: shipping.NewClient(srv.URL, nil), db: db}
+	db := servicetest.Open(t, cfg)
+	url := servicetest.Serve(t, db, shipping.Operations, shipping.New)
+	return service{url: url, client: shipping.NewClient(url, nil), db: db}
 }
 
 // shipment returns an order's shipment, failing the test when it cannot.

@@ -1,0 +1,48 @@
+// Package servicetest serves a service for its tests: over a real database (from
+// dbtest) and real HTTP on loopback, built by the same constructor the services process
+// uses.
+package servicetest
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/ordersaga/ordersaga/internal/database"
+	"github.com/ordersaga/ordersaga/internal/faults"
+)
+
+// Build builds a service's HTTP handler over a database: each service's New.
+type Build func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error)
+
+// Open opens the database of cfg and closes it when t ends.
+func Open(t testing.TB, cfg database.Config) *gorm.DB {
+	t.Helper()
+	db, err := database.Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(func() { _ = database.Close(db) })
+	return db
+}
+
+// Serve builds a service with no faults over db and serves it until t ends. It returns
+// the service's base URL.
+func Serve(t testing.TB, db *gorm.DB, operations []string, build Build) string {
+	t.Helper()
+	inj, err := faults.New(operations, faults.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := build(context.Background(), db, inj, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("build the service: %v", err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
