@@ -15,7 +15,6 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -86,14 +85,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	log.Info("starting", "config", cfg.String())
 
-	tc, err := temporalx.Dial(ctx, cfg.Temporal, log, time.Minute)
+	tc, err := temporalx.Connect(ctx, cfg.Temporal, log)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	if err := temporalx.CheckSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
-		return err
-	}
 
 	hc := httpx.NewHTTPClient()
 	orders := order.NewClient(cfg.Services.Order, hc)

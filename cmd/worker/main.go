@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/config"
@@ -65,14 +64,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	log.Info("starting", "config", fmt.Sprintf("%+v", cfg))
 
-	tc, err := temporalx.Dial(ctx, cfg.Temporal, log, time.Minute)
+	tc, err := temporalx.Connect(ctx, cfg.Temporal, log)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	if err := temporalx.CheckSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
-		return err
-	}
 
 	hc := httpx.NewHTTPClient()
 	acts := &activities.Activities{

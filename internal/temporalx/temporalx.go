@@ -78,3 +78,18 @@ func CheckSearchAttributes(ctx context.Context, c client.Client, namespace strin
 	}
 	return nil
 }
+
+// Connect is how the worker and the API reach Temporal: Dial, waiting up to a minute for
+// the server, then CheckSearchAttributes, so that a namespace without them stops the
+// process at start rather than every order later.
+func Connect(ctx context.Context, cfg config.Temporal, logger *slog.Logger) (client.Client, error) {
+	c, err := Dial(ctx, cfg, logger, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckSearchAttributes(ctx, c, cfg.Namespace); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
