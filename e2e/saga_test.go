@@ -56,6 +56,9 @@ func TestOrderRejected(t *testing.T) {
 			v := s.place(t, orderRequest(cust, "pm_card_visa", "US", "SKU-SOLDOUT:1"))
 			env.recording.note("out-of-stock", v.OrderID)
 			wantRejected(t, v, workflows.StepReserveInventory, activities.OutOfStock)
+			if sa := s.searchStatus(t, v.OrderID); sa != "REJECTED" {
+				t.Errorf("OrderStatus search attribute = %s, want REJECTED", sa)
+			}
 			if _, err := s.payments.Payment(ctx, v.OrderID); !notFound(err) {
 				t.Errorf("payment of a sold-out order: err = %v, want not found", err)
 			}
@@ -218,6 +221,9 @@ func TestCancelWhileAStepIsSlow(t *testing.T) {
 		}
 		if o, err := s.orders.Get(ctx, id); err != nil || string(o.Status) != "CANCELLED" {
 			t.Errorf("order service has %v, %v; want CANCELLED", o.Status, err)
+		}
+		if sa := s.searchStatus(t, id); sa != "CANCELLED" {
+			t.Errorf("OrderStatus search attribute = %s, want CANCELLED", sa)
 		}
 		// The charge request that was in flight finishes within its injected latency; once
 		// it has, the balance must be whole again.

@@ -534,3 +534,18 @@ func notFound(err error) bool {
 	return errors.Is(err, inventory.ErrNotFound) || errors.Is(err, payment.ErrNotFound) ||
 		errors.Is(err, shipping.ErrNotFound) || errors.Is(err, order.ErrNotFound)
 }
+
+// searchStatus returns the OrderStatus search attribute of an order's workflow.
+func (s *stack) searchStatus(t *testing.T, orderID string) string {
+	t.Helper()
+	desc, err := s.tc.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(orderID), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["OrderStatus"]
+	var status string
+	if p == nil || json.Unmarshal(p.GetData(), &status) != nil {
+		t.Fatalf("order %s has no OrderStatus search attribute", orderID)
+	}
+	return status
+}

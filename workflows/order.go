@@ -261,6 +261,8 @@ func (o *order) confirm(ctx workflow.Context) error {
 // stack, and returns the workflow's final error: Canceled for a cancellation, otherwise
 // a non-retryable error with the failed step's type.
 func (o *order) abort(ctx workflow.Context, step Step, err error) error {
+	// From here on nothing may be cut short by the cancellation that may have caused this.
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	cancelled := temporal.IsCanceledError(err) || o.cancelRequested
 	if cancelled && !o.cancelRequested {
 		// Cancelled with `temporal workflow cancel` (or the Web UI), not through the API.
@@ -286,9 +288,9 @@ func (o *order) abort(ctx workflow.Context, step Step, err error) error {
 
 // compensate unwinds the saga, recording each compensation's result in the step states,
 // and parks the order in NEEDS_ATTENTION whenever a compensation fails after its retries.
+// ctx must not be cancellable (abort disconnects it; Saga.Compensate does too).
 func (o *order) compensate(ctx workflow.Context) {
 	o.compensating = true
-	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	o.setStatus(ctx, StatusCompensating)
 	o.saga.Compensate(ctx, CompensationHooks{
 		Started: func(step Step) {
