@@ -62,7 +62,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("starting", "config", fmt.Sprintf("%+v", cfg))
+	log.Info("starting", "config", fmt.Sprintf("%+v", cfg)) // Temporal's String masks the API key
 
 	tc, err := temporalx.Connect(ctx, cfg.Temporal, log)
 	if err != nil {

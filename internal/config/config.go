@@ -21,6 +21,21 @@ type Temporal struct {
 	TaskQueue string
 	// UIURL is the Web UI's base URL, for links (TEMPORAL_UI_URL, default http://localhost:8233).
 	UIURL string
+	// TLSCert and TLSKey are the paths of a client certificate and key for mTLS
+	// (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY); TLS is also used when an API key is set.
+	TLSCert, TLSKey string
+	// APIKey authenticates to Temporal Cloud (TEMPORAL_API_KEY). A secret.
+	APIKey string
+}
+
+// String shows the settings with the API key masked.
+func (t Temporal) String() string {
+	key := ""
+	if t.APIKey != "" {
+		key = "xxxxx"
+	}
+	return fmt.Sprintf("{Address:%s Namespace:%s TaskQueue:%s UIURL:%s TLSCert:%s TLSKey:%s APIKey:%s}",
+		t.Address, t.Namespace, t.TaskQueue, t.UIURL, t.TLSCert, t.TLSKey, key)
 }
 
 // ReadTemporal reads the Temporal settings.
@@ -30,6 +45,9 @@ func ReadTemporal(r *env.Reader) Temporal {
 		Namespace: r.String("TEMPORAL_NAMESPACE", "default"),
 		TaskQueue: r.String("TEMPORAL_TASK_QUEUE", "orders"),
 		UIURL:     r.String("TEMPORAL_UI_URL", "http://localhost:8233"),
+		TLSCert:   r.String("TEMPORAL_TLS_CERT", ""),
+		TLSKey:    r.String("TEMPORAL_TLS_KEY", ""),
+		APIKey:    r.String("TEMPORAL_API_KEY", ""),
 	}
 }
 
