@@ -195,3 +195,18 @@ func newLogger(log *slog.Logger) logger.Interface {
 		IgnoreRecordNotFoundError: true,
 	})
 }
+
+// Migrate runs fn, a service's schema migration and seeding, in one transaction. On
+// PostgreSQL the transaction first takes an advisory lock named after the service, so
+// that replicas starting together migrate one after the other instead of failing on each
+// other's CREATE TABLE; on SQLite the transaction holds the write lock anyway.
+func Migrate(ctx context.Context, db *gorm.DB, service string, fn func(tx *gorm.DB) error) error {
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if tx.Dialector.Name() == "postgres" {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", "ordersaga-migrate-"+service).Error; err != nil {
+				return fmt.Errorf("lock for migration: %w", err)
+			}
+		}
+		return fn(tx)
+	})
+}

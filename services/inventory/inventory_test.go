@@ -450,3 +450,26 @@ func TestAnEmptyIDIsNotAnotherRoute(t *testing.T) {
 		t.Errorf("Reservation(\"\") = %+v, %v; want a route-not-found error, not another route's answer", r, err)
 	}
 }
+
+func TestReplicasStartingTogetherOnAnEmptyDatabase(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Go(func() {
+				_, err := inventory.NewStore(context.Background(), servicetest.Open(t, cfg))
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("a replica failed to start: %v", err)
+			}
+		}
+		if p := start(t, cfg).product(t, "SKU-RARE"); p.Available != 1 {
+			t.Errorf("SKU-RARE = %+v after 8 starts, want the seed loaded once", p)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 )
 
@@ -69,16 +70,21 @@ type Store struct {
 // NewStore creates the tables when missing and loads SeedProducts, leaving products that
 // already exist as they are.
 func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
-	db = db.WithContext(ctx)
-	if err := db.AutoMigrate(&productRow{}, &reservationRow{}); err != nil {
-		return nil, fmt.Errorf("migrate inventory tables: %w", err)
-	}
-	rows := make([]productRow, len(SeedProducts))
-	for i, p := range SeedProducts {
-		rows[i] = productRow{SKU: p.SKU, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available}
-	}
-	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
-		return nil, fmt.Errorf("seed products: %w", err)
+	err := database.Migrate(ctx, db, "inventory", func(tx *gorm.DB) error {
+		if err := tx.AutoMigrate(&productRow{}, &reservationRow{}); err != nil {
+			return fmt.Errorf("migrate inventory tables: %w", err)
+		}
+		rows := make([]productRow, len(SeedProducts))
+		for i, p := range SeedProducts {
+			rows[i] = productRow{SKU: p.SKU, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available}
+		}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+			return fmt.Errorf("seed products: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &Store{db: db}, nil
 }

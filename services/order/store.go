@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 )
 
@@ -127,7 +128,8 @@ type Store struct {
 
 // NewStore creates the orders table and its indexes when missing.
 func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
-	if err := db.WithContext(ctx).AutoMigrate(&orderRow{}); err != nil {
+	err := database.Migrate(ctx, db, "order", func(tx *gorm.DB) error { return tx.AutoMigrate(&orderRow{}) })
+	if err != nil {
 		return nil, fmt.Errorf("migrate order tables: %w", err)
 	}
 	return &Store{db: db}, nil

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 )
 
@@ -79,16 +80,21 @@ type Store struct {
 // NewStore creates the tables when missing and loads SeedCustomers, leaving customers that
 // already exist (and their balances) as they are.
 func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
-	db = db.WithContext(ctx)
-	if err := db.AutoMigrate(&customerRow{}, &paymentRow{}); err != nil {
-		return nil, fmt.Errorf("migrate payment tables: %w", err)
-	}
-	rows := make([]customerRow, len(SeedCustomers))
-	for i, c := range SeedCustomers {
-		rows[i] = customerRow{CustomerID: c.CustomerID, BalanceCents: c.BalanceCents}
-	}
-	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
-		return nil, fmt.Errorf("seed customers: %w", err)
+	err := database.Migrate(ctx, db, "payment", func(tx *gorm.DB) error {
+		if err := tx.AutoMigrate(&customerRow{}, &paymentRow{}); err != nil {
+			return fmt.Errorf("migrate payment tables: %w", err)
+		}
+		rows := make([]customerRow, len(SeedCustomers))
+		for i, c := range SeedCustomers {
+			rows[i] = customerRow{CustomerID: c.CustomerID, BalanceCents: c.BalanceCents}
+		}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+			return fmt.Errorf("seed customers: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &Store{db: db}, nil
 }

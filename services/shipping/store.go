@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 )
 
@@ -58,7 +59,8 @@ type Store struct {
 // NewStore creates the shipments table when missing. The service has no seed data: the
 // served countries and carriers are part of the code.
 func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
-	if err := db.WithContext(ctx).AutoMigrate(&shipmentRow{}); err != nil {
+	err := database.Migrate(ctx, db, "shipping", func(tx *gorm.DB) error { return tx.AutoMigrate(&shipmentRow{}) })
+	if err != nil {
 		return nil, fmt.Errorf("migrate shipping tables: %w", err)
 	}
 	return &Store{db: db}, nil
