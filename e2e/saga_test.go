@@ -340,3 +340,42 @@ func bigString(n int) string {
 	}
 	return string(b)
 }
+
+func TestWorkerDrainsOnSIGTERM(t *testing.T) {
+	each(t, func(t *testing.T, s *stack) {
+		ctx := context.Background()
+		cust := s.newCustomer(t, 100000)
+		fc := s.payments.Faults()
+		if err := fc.Set(ctx, faults.Config{LatencyMs: 1500, Operations: []string{"charge"}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
+		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:1"))
+		id := r.view(t).OrderID
+		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
+			return stepStatus(v, workflows.StepChargePayment) == workflows.StepRunning
+		})
+		s.mu.Lock()
+		old := s.worker
+		s.mu.Unlock()
+		if err := old.Stop(30 * time.Second); err != nil { // SIGTERM: finish the charge, then exit
+			t.Fatalf("worker stop: %v", err)
+		}
+		if err := s.startWorker(); err != nil {
+			t.Fatal(err)
+		}
+		v := s.await(t, id, 30*time.Second, "the saga to finish", func(v api.OrderView) bool { return v.Status.Final() })
+		if v.Status != workflows.StatusCompleted {
+			t.Fatalf("order = %s %+v, want COMPLETED", v.Status, v.Failure)
+		}
+		// The stopping worker finished the charge it had started: no second attempt.
+		for _, st := range v.Steps {
+			if st.Name == workflows.StepChargePayment && st.Attempts != 1 {
+				t.Errorf("ChargePayment took %d attempts, want 1 (the draining worker completed it)", st.Attempts)
+			}
+		}
+		if b := s.balance(t, cust); b != 100000-800 {
+			t.Errorf("balance = %d, want charged once", b)
+		}
+	})
+}
