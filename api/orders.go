@@ -221,11 +221,7 @@ func parseWait(s string) (time.Duration, error) {
 // getOrder answers GET /v1/orders/{orderId}.
 func (s *server) getOrder(c *gin.Context) {
 	view, err := s.view(c.Request.Context(), c.Param("orderId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, view)
+	httpx.Respond(c, http.StatusOK, view, err)
 }
 
 // view returns an order from its workflow's status query or, when the workflow cannot
@@ -367,7 +363,7 @@ func (s *server) listOrders(c *gin.Context) {
 	if l, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > order.MaxLimit {
-			_ = c.Error(httpx.Invalid("limit", "must be a number from 1 to 100"))
+			_ = c.Error(httpx.Invalid("limit", "must be between 1 and 100"))
 			return
 		}
 		q.Limit = n
@@ -402,9 +398,5 @@ func (s *server) upsertProduct(c *gin.Context) {
 		return
 	}
 	p, err := s.deps.Catalog.UpsertProduct(c.Request.Context(), c.Param("sku"), req)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, p)
+	httpx.Respond(c, http.StatusOK, p, err)
 }

@@ -178,3 +178,13 @@ func StatusFor(created bool) int {
 	}
 	return http.StatusOK
 }
+
+// Respond answers v with status, or err, when it is not nil, as a problem: the last line
+// of a thin handler.
+func Respond(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(status, v)
+}

@@ -68,11 +68,7 @@ func (h handler) listProducts(c *gin.Context) {
 
 func (h handler) getProduct(c *gin.Context) {
 	p, err := h.store.Product(c.Request.Context(), c.Param("sku"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, p)
+	httpx.Respond(c, http.StatusOK, p, err)
 }
 
 func (h handler) upsertProduct(c *gin.Context) {
@@ -82,11 +78,7 @@ func (h handler) upsertProduct(c *gin.Context) {
 		return
 	}
 	p, created, err := h.store.UpsertProduct(c.Request.Context(), c.Param("sku"), req)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(httpx.StatusFor(created), p)
+	httpx.Respond(c, httpx.StatusFor(created), p, err)
 }
 
 func (h handler) quote(c *gin.Context) {
@@ -96,11 +88,7 @@ func (h handler) quote(c *gin.Context) {
 		return
 	}
 	q, err := h.store.Quote(c.Request.Context(), req.Items)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, q)
+	httpx.Respond(c, http.StatusOK, q, err)
 }
 
 func (h handler) reserve(c *gin.Context) {
@@ -110,29 +98,17 @@ func (h handler) reserve(c *gin.Context) {
 		return
 	}
 	res, created, err := h.store.Reserve(c.Request.Context(), req.OrderID, req.Items)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(httpx.StatusFor(created), res)
+	httpx.Respond(c, httpx.StatusFor(created), res, err)
 }
 
 func (h handler) getReservation(c *gin.Context) {
 	res, err := h.store.Reservation(c.Request.Context(), c.Param("orderId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, res)
+	httpx.Respond(c, http.StatusOK, res, err)
 }
 
 func (h handler) release(c *gin.Context) {
 	res, err := h.store.Release(c.Request.Context(), c.Param("orderId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, res)
+	httpx.Respond(c, http.StatusOK, res, err)
 }
 
 // New builds the inventory service over db: it creates its tables (and seed data) when

@@ -50,20 +50,12 @@ func (h handler) create(c *gin.Context) {
 		return
 	}
 	o, created, err := h.store.Create(c.Request.Context(), req)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(httpx.StatusFor(created), o)
+	httpx.Respond(c, httpx.StatusFor(created), o, err)
 }
 
 func (h handler) get(c *gin.Context) {
 	o, err := h.store.Get(c.Request.Context(), c.Param("orderId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, o)
+	httpx.Respond(c, http.StatusOK, o, err)
 }
 
 func (h handler) list(c *gin.Context) {
@@ -73,20 +65,12 @@ func (h handler) list(c *gin.Context) {
 		return
 	}
 	page, err := h.store.List(c.Request.Context(), q)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, page)
+	httpx.Respond(c, http.StatusOK, page, err)
 }
 
 func (h handler) confirm(c *gin.Context) {
 	o, err := h.store.Confirm(c.Request.Context(), c.Param("orderId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, o)
+	httpx.Respond(c, http.StatusOK, o, err)
 }
 
 func (h handler) cancel(c *gin.Context) {
@@ -96,11 +80,7 @@ func (h handler) cancel(c *gin.Context) {
 		return
 	}
 	o, err := h.store.Cancel(c.Request.Context(), c.Param("orderId"), req)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, o)
+	httpx.Respond(c, http.StatusOK, o, err)
 }
 
 func (h handler) setStatus(c *gin.Context) {
@@ -110,11 +90,7 @@ func (h handler) setStatus(c *gin.Context) {
 		return
 	}
 	o, err := h.store.SetStatus(c.Request.Context(), c.Param("orderId"), req)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, o)
+	httpx.Respond(c, http.StatusOK, o, err)
 }
 
 // bindListQuery reads a ListQuery from the query string. A limit that is not a positive

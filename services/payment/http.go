@@ -52,38 +52,22 @@ func (h handler) charge(c *gin.Context) {
 		return
 	}
 	p, created, err := h.store.Charge(c.Request.Context(), req)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(httpx.StatusFor(created), p)
+	httpx.Respond(c, httpx.StatusFor(created), p, err)
 }
 
 func (h handler) getPayment(c *gin.Context) {
 	p, err := h.store.Payment(c.Request.Context(), c.Param("orderId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, p)
+	httpx.Respond(c, http.StatusOK, p, err)
 }
 
 func (h handler) refund(c *gin.Context) {
 	p, err := h.store.Refund(c.Request.Context(), c.Param("orderId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, p)
+	httpx.Respond(c, http.StatusOK, p, err)
 }
 
 func (h handler) getCustomer(c *gin.Context) {
 	cust, err := h.store.Customer(c.Request.Context(), c.Param("customerId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, cust)
+	httpx.Respond(c, http.StatusOK, cust, err)
 }
 
 func (h handler) upsertCustomer(c *gin.Context) {
@@ -100,11 +84,7 @@ func (h handler) upsertCustomer(c *gin.Context) {
 	}
 	cust, created, err := h.store.UpsertCustomer(c.Request.Context(), c.Param("customerId"),
 		CustomerUpdate{BalanceCents: *body.BalanceCents})
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(httpx.StatusFor(created), cust)
+	httpx.Respond(c, httpx.StatusFor(created), cust, err)
 }
 
 // New builds the payment service over db: it creates its tables (and seed data) when

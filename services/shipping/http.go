@@ -42,29 +42,17 @@ func (h handler) schedule(c *gin.Context) {
 		return
 	}
 	sh, created, err := h.store.Schedule(c.Request.Context(), req)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(httpx.StatusFor(created), sh)
+	httpx.Respond(c, httpx.StatusFor(created), sh, err)
 }
 
 func (h handler) getShipment(c *gin.Context) {
 	sh, err := h.store.Shipment(c.Request.Context(), c.Param("orderId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, sh)
+	httpx.Respond(c, http.StatusOK, sh, err)
 }
 
 func (h handler) cancel(c *gin.Context) {
 	sh, err := h.store.Cancel(c.Request.Context(), c.Param("orderId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusOK, sh)
+	httpx.Respond(c, http.StatusOK, sh, err)
 }
 
 // New builds the shipping service over db: it creates its tables (and seed data) when
