@@ -5,15 +5,19 @@ package servicetest
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"gorm.io/gorm"
 
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/internal/problem"
 )
 
 // Build builds a service's HTTP handler over a database: each service's New.
@@ -45,4 +49,41 @@ func Serve(t testing.TB, db *gorm.DB, operations []string, build Build) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// Send makes a raw HTTP request (contentType and body may be empty) and returns the
+// answer with its body read.
+func Send(t testing.TB, method, url, contentType, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, data
+}
+
+// DecodeProblem reads the problem an answer carries, and reports an error on t when the
+// answer is not application/problem+json.
+func DecodeProblem(t testing.TB, resp *http.Response, data []byte) problem.Problem {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != problem.ContentType {
+		t.Errorf("content type = %q, want %q", ct, problem.ContentType)
+	}
+	var p problem.Problem
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Errorf("decode problem %q: %v", data, err)
+	}
+	return p
 }

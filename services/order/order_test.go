@@ -1,7 +1,6 @@
 package order_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,7 +20,6 @@ import (
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
-	"github.com/ordersaga/ordersaga/internal/problem"
 	"github.com/ordersaga/ordersaga/internal/servicetest"
 	"github.com/ordersaga/ordersaga/services/order"
 )
@@ -811,16 +809,8 @@ func TestBadInput(t *testing.T) {
 		before := s.all(t, order.ListQuery{})
 		for _, tc := range cases {
 			t.Run(tc.name+" is answered "+fmt.Sprint(tc.status), func(t *testing.T) {
-				req, _ := http.NewRequest(tc.method, s.url+tc.path, bytes.NewBufferString(tc.body))
-				if tc.contentType != "" {
-					req.Header.Set("Content-Type", tc.contentType)
-				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				p := decodeProblem(t, resp)
+				resp, data := servicetest.Send(t, tc.method, s.url+tc.path, tc.contentType, tc.body)
+				p := servicetest.DecodeProblem(t, resp, data)
 				if resp.StatusCode != tc.status || p.Code != tc.code || p.Status != tc.status {
 					t.Errorf("answer %d %+v, want %d %s", resp.StatusCode, p, tc.status, tc.code)
 				}
@@ -830,18 +820,6 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("bad requests changed the orders:\nbefore %+v\nafter  %+v", before, after)
 		}
 	})
-}
-
-func decodeProblem(t *testing.T, resp *http.Response) problem.Problem {
-	t.Helper()
-	if ct := resp.Header.Get("Content-Type"); ct != problem.ContentType {
-		t.Errorf("content type = %q, want %q", ct, problem.ContentType)
-	}
-	var p problem.Problem
-	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
-		t.Errorf("decode problem: %v", err)
-	}
-	return p
 }
 
 func TestValidationNamesTheFields(t *testing.T) {

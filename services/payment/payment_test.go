@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
-	"github.com/ordersaga/ordersaga/internal/problem"
 	"github.com/ordersaga/ordersaga/internal/servicetest"
 	"github.com/ordersaga/ordersaga/services/payment"
 )
@@ -62,40 +60,6 @@ func (s service) setBalance(t *testing.T, customerID string, cents int64) {
 func charge(orderID, customerID string, cents int64, method string) payment.ChargeRequest {
 	return payment.ChargeRequest{OrderID: orderID, CustomerID: customerID, AmountCents: cents,
 		Currency: "USD", PaymentMethod: method}
-}
-
-// send makes a raw HTTP request and returns the status and the body.
-func send(t *testing.T, method, url, contentType, body string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, data
-}
-
-func decodeProblem(t *testing.T, resp *http.Response, data []byte) problem.Problem {
-	t.Helper()
-	if ct := resp.Header.Get("Content-Type"); ct != problem.ContentType {
-		t.Errorf("content type = %q, want %q", ct, problem.ContentType)
-	}
-	var p problem.Problem
-	if err := json.Unmarshal(data, &p); err != nil {
-		t.Errorf("decode problem %q: %v", data, err)
-	}
-	return p
 }
 
 // isServiceUnavailable reports whether err is a 503 ServiceUnavailable answer (not a
@@ -564,14 +528,14 @@ func TestHTTPAnswers(t *testing.T) {
 
 		t.Run("a new charge answers 201 and its replay 200", func(t *testing.T) {
 			for _, want := range []int{201, 200} {
-				resp, data := send(t, "POST", s.url+"/payments", "application/json", body)
+				resp, data := servicetest.Send(t, "POST", s.url+"/payments", "application/json", body)
 				if resp.StatusCode != want {
 					t.Errorf("status = %d, want %d (%s)", resp.StatusCode, want, data)
 				}
 			}
 		})
 		t.Run("a payment shows orderId, status, amountCents and attempts", func(t *testing.T) {
-			resp, data := send(t, "GET", s.url+"/payments/o-h", "", "")
+			resp, data := servicetest.Send(t, "GET", s.url+"/payments/o-h", "", "")
 			var got map[string]any
 			if err := json.Unmarshal(data, &got); err != nil || resp.StatusCode != 200 {
 				t.Fatalf("GET /payments/o-h = %d %s (%v)", resp.StatusCode, data, err)
@@ -595,21 +559,21 @@ func TestHTTPAnswers(t *testing.T) {
 			}
 		})
 		t.Run("a customer shows customerId and balanceCents", func(t *testing.T) {
-			resp, data := send(t, "GET", s.url+"/customers/cust-1", "", "")
+			resp, data := servicetest.Send(t, "GET", s.url+"/customers/cust-1", "", "")
 			if resp.StatusCode != 200 || string(data) != `{"customerId":"cust-1","balanceCents":99000}` {
 				t.Errorf("GET /customers/cust-1 = %d %s", resp.StatusCode, data)
 			}
 		})
 		t.Run("putting a customer answers 201 when it is new and 200 when it exists", func(t *testing.T) {
 			for _, want := range []int{201, 200} {
-				resp, data := send(t, "PUT", s.url+"/customers/cust-new", "application/json", `{"balanceCents":700}`)
+				resp, data := servicetest.Send(t, "PUT", s.url+"/customers/cust-new", "application/json", `{"balanceCents":700}`)
 				if resp.StatusCode != want || string(data) != `{"customerId":"cust-new","balanceCents":700}` {
 					t.Errorf("PUT /customers/cust-new = %d %s, want %d", resp.StatusCode, data, want)
 				}
 			}
 		})
 		t.Run("refunding answers 200", func(t *testing.T) {
-			resp, data := send(t, "POST", s.url+"/payments/o-h/refund", "", "")
+			resp, data := servicetest.Send(t, "POST", s.url+"/payments/o-h/refund", "", "")
 			if resp.StatusCode != 200 || !strings.Contains(string(data), `"status":"REFUNDED"`) {
 				t.Errorf("refund = %d %s", resp.StatusCode, data)
 			}
@@ -630,8 +594,8 @@ func TestHTTPAnswers(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name+" is answered "+fmt.Sprint(tc.status, " ", tc.code), func(t *testing.T) {
 				b, _ := json.Marshal(tc.req)
-				resp, data := send(t, "POST", s.url+"/payments", "application/json", string(b))
-				p := decodeProblem(t, resp, data)
+				resp, data := servicetest.Send(t, "POST", s.url+"/payments", "application/json", string(b))
+				p := servicetest.DecodeProblem(t, resp, data)
 				if resp.StatusCode != tc.status || p.Code != tc.code || p.Status != tc.status {
 					t.Errorf("answer %d %+v, want %d %s", resp.StatusCode, p, tc.status, tc.code)
 				}
@@ -696,8 +660,8 @@ func TestBadInput(t *testing.T) {
 		s := start(t, cfg)
 		for _, tc := range cases {
 			t.Run(tc.name+" is answered "+fmt.Sprint(tc.status), func(t *testing.T) {
-				resp, data := send(t, tc.method, s.url+tc.path, tc.contentType, tc.body)
-				p := decodeProblem(t, resp, data)
+				resp, data := servicetest.Send(t, tc.method, s.url+tc.path, tc.contentType, tc.body)
+				p := servicetest.DecodeProblem(t, resp, data)
 				if resp.StatusCode != tc.status || p.Code != tc.code || p.Status != tc.status {
 					t.Errorf("answer %d %+v, want %d %s", resp.StatusCode, p, tc.status, tc.code)
 				}
