@@ -116,7 +116,8 @@ func (s *server) placeOrder(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	memo := map[string]any{memoRequestHash: req.hash()}
+	hash := req.hash()
+	memo := map[string]any{memoRequestHash: hash}
 	if key != "" {
 		memo[memoIdempotencyKey] = key
 	}
@@ -126,7 +127,7 @@ func (s *server) placeOrder(c *gin.Context) {
 	switch {
 	case errors.As(err, &started):
 		created = false
-		if err := s.checkReplay(ctx, orderID, req.hash(), key != ""); err != nil {
+		if err := s.checkReplay(ctx, orderID, hash, key != ""); err != nil {
 			_ = c.Error(err)
 			return
 		}
