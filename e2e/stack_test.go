@@ -321,24 +321,11 @@ func startProc(name, path string, args, extraEnv []string) (*proc.Proc, error) {
 	return p, nil
 }
 
-// waitOK polls url until it answers 200, failing early if p exits.
+// waitOK waits up to a minute for url to answer 200, failing early if p exits.
 func waitOK(url string, p *proc.Proc) error {
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.Done():
-			return fmt.Errorf("%s exited: %v (see %s.log)", p.Name, p.Err(), filepath.Join(env.logDir, p.Name))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s did not answer 200 within a minute", url)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return proc.WaitHTTP(ctx, url, p)
 }
 
 func freePort() int {

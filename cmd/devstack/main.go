@@ -13,10 +13,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -149,30 +147,11 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	}
 }
 
-// waitHTTP polls url until it answers 200, a process exits, or a minute passes.
+// waitHTTP waits up to a minute for url to answer 200 while all of running stay up.
 func waitHTTP(ctx context.Context, url string, running []*proc.Proc) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	died := exited(running)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer 200: %w", url, errors.Join(ctx.Err(), err))
-		case p := <-died:
-			return fmt.Errorf("%s exited while waiting for %s: %v", p.Name, url, p.Err())
-		case <-tick.C:
-		}
-	}
+	return proc.WaitHTTP(ctx, url, running...)
 }
 
 // exited returns a channel receiving the first of the processes to exit.

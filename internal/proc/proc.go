@@ -6,9 +6,11 @@ package proc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"sync"
@@ -115,4 +117,34 @@ func (pw *prefixWriter) Write(b []byte) (int, error) {
 		pw.buf = pw.buf[i+1:]
 	}
 	return len(b), nil
+}
+
+// WaitHTTP polls url every 50ms until it answers 200, and returns an error when ctx ends
+// first or when one of the watched processes exits meanwhile.
+func WaitHTTP(ctx context.Context, url string, watch ...*Proc) error {
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		for _, p := range watch {
+			select {
+			case <-p.Done():
+				return fmt.Errorf("%s exited while waiting for %s: %v", p.Name, url, p.Err())
+			default:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer 200: %w", url, errors.Join(ctx.Err(), err))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
