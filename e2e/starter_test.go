@@ -32,7 +32,10 @@ func TestStarter(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("starter exited %d for a good order:\n%s", code, out)
 		}
-		for _, want := range []string{"Web UI: http://", "$38.00 for " + cust, "RESERVED", "PAID", "COMPLETED", "ConfirmOrder ✓"} {
+		// The starter prints the state after each batch of history events it receives, so
+		// an intermediate status may be skipped when two steps finish in one batch; the
+		// last line is always the outcome.
+		for _, want := range []string{"Web UI: http://", "$38.00 for " + cust, "COMPLETED", "ConfirmOrder ✓"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("starter printed no %q:\n%s", want, out)
 			}
