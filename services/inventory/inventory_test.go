@@ -445,3 +445,48 @@ func TestReplicasStartingTogetherOnAnEmptyDatabase(t *testing.T) {
 		}
 	})
 }
+
+// TestProductUpdateNeverOverwritesStock is the regression test of "a product update
+// overwrites stock": price changes racing reservations and releases must leave every
+// reservation counted exactly once. The race needs PostgreSQL's row-level concurrency
+// (SQLite runs one write transaction at a time); it runs on both.
+func TestProductUpdateNeverOverwritesStock(t *testing.T) {
+	ctx := context.Background()
+	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
+		s := start(t, cfg)
+		s.restock(t, "SKU-RACE", 40)
+		var wg sync.WaitGroup
+		errs := make(chan error, 1000)
+		for w := range 4 { // reservers: reserve and release 50 orders each
+			wg.Go(func() {
+				for i := range 50 {
+					id := fmt.Sprintf("race-%d-%d", w, i)
+					if _, err := s.client.Reserve(ctx, id, []inventory.Item{{SKU: "SKU-RACE", Quantity: 1 + i%2}}); err != nil {
+						errs <- fmt.Errorf("reserve %s: %w", id, err)
+					}
+					if _, err := s.client.Release(ctx, id); err != nil {
+						errs <- fmt.Errorf("release %s: %w", id, err)
+					}
+				}
+			})
+		}
+		for w := range 2 { // price changes only: they must not write the stock back
+			wg.Go(func() {
+				for i := range 100 {
+					price := int64(1000 + w*100 + i)
+					if _, err := s.client.UpsertProduct(ctx, "SKU-RACE", inventory.ProductUpdate{PriceCents: &price}); err != nil {
+						errs <- fmt.Errorf("price update: %w", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if p := s.product(t, "SKU-RACE"); p.Available != 40 || p.Reserved != 0 {
+			t.Errorf("SKU-RACE = available %d reserved %d after every order was released; want 40 and 0", p.Available, p.Reserved)
+		}
+	})
+}

@@ -120,6 +120,11 @@ func (s *Store) Product(ctx context.Context, sku string) (Product, error) {
 
 // UpsertProduct creates the product sku or updates the fields set in u, and reports
 // whether it was created. A new product needs a name and a price (*httpx.ValidationError).
+//
+// An update writes only the fields it was given, in one conditional statement: a price
+// change never writes the stock back, and a restock sets the available stock under the
+// row's lock, so a reservation or release committing at the same time is never lost.
+// The reserved stock is never touched.
 func (s *Store) UpsertProduct(ctx context.Context, sku string, u ProductUpdate) (Product, bool, error) {
 	var v httpx.Validator
 	v.Check(httpx.ValidID(sku), "sku", "must be a SKU (letters, digits, -_.:)")
@@ -134,34 +139,42 @@ func (s *Store) UpsertProduct(ctx context.Context, sku string, u ProductUpdate) 
 		created bool
 	)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Take(&row, "sku = ?", sku).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			var v httpx.Validator
-			v.Check(u.Name != "", "name", "is required for a new product")
-			v.Check(u.PriceCents != nil, "priceCents", "is required for a new product")
-			if err := v.Err(); err != nil {
-				return err
-			}
-			row = productRow{SKU: sku, Name: u.Name, PriceCents: *u.PriceCents}
+		now := tx.NowFunc()
+		if u.Name != "" && u.PriceCents != nil {
+			// The primary key decides between concurrent creates: one inserts, the others update.
+			row = productRow{SKU: sku, Name: u.Name, PriceCents: *u.PriceCents, CreatedAt: now, UpdatedAt: now}
 			if u.Available != nil {
 				row.Available = *u.Available
 			}
-			created = true
-			return tx.Create(&row).Error
+			ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+			if ins.Error != nil {
+				return ins.Error
+			}
+			created = ins.RowsAffected == 1
 		}
-		if err != nil {
-			return err
+		if !created {
+			fields := map[string]any{"updated_at": now}
+			if u.Name != "" {
+				fields["name"] = u.Name
+			}
+			if u.PriceCents != nil {
+				fields["price_cents"] = *u.PriceCents
+			}
+			if u.Available != nil {
+				fields["available"] = *u.Available
+			}
+			upd := tx.Model(&productRow{}).Where("sku = ?", sku).Updates(fields)
+			if upd.Error != nil {
+				return upd.Error
+			}
+			if upd.RowsAffected == 0 {
+				var v httpx.Validator
+				v.Check(u.Name != "", "name", "is required for a new product")
+				v.Check(u.PriceCents != nil, "priceCents", "is required for a new product")
+				return v.Err()
+			}
 		}
-		if u.Name != "" {
-			row.Name = u.Name
-		}
-		if u.PriceCents != nil {
-			row.PriceCents = *u.PriceCents
-		}
-		if u.Available != nil {
-			row.Available = *u.Available
-		}
-		return tx.Select("name", "price_cents", "available", "updated_at").Save(&row).Error
+		return tx.Take(&row, "sku = ?", sku).Error
 	})
 	if err != nil {
 		return Product{}, false, fmt.Errorf("upsert product %s: %w", sku, err)
