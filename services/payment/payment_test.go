@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
@@ -752,4 +755,81 @@ func TestFaultInjection(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestRefundNeverAnswersSuccessWhileCharged is the regression test of "a refund can answer
+// success while the customer stays charged": a charge attempt of a PENDING payment that
+// runs while a refund is deciding must not end CHARGED behind a refund that answered
+// success. The refund pauses (a test hook) right after writing or finding its tombstone;
+// meanwhile a third attempt of a flaky charge starts and is held mid-transaction by a lock
+// on the customer's row taken from outside. The interleaving needs PostgreSQL's row-level
+// concurrency (SQLite runs one write transaction at a time), so it runs there only.
+func TestRefundNeverAnswersSuccessWhileCharged(t *testing.T) {
+	ctx := context.Background()
+	cfg, ok := dbtest.Postgres(t)
+	if !ok {
+		t.Skip("PostgreSQL not configured: set " + dbtest.EnvURL)
+	}
+	db := servicetest.Open(t, cfg)
+	store, err := payment.NewStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inj, _ := faults.New(payment.Operations, faults.Config{})
+	srv := httptest.NewServer(payment.NewHandler(store, inj, slog.New(slog.DiscardHandler)))
+	t.Cleanup(srv.Close)
+	s := service{url: srv.URL, client: payment.NewClient(srv.URL, nil)}
+
+	s.setBalance(t, "cust-lock", 10000)
+	req := charge("o-inflight", "cust-lock", 1200, payment.MethodFlaky)
+	for range 2 { // two failed attempts leave the payment PENDING
+		if _, err := s.client.Charge(ctx, req); !isServiceUnavailable(err) {
+			t.Fatalf("flaky attempt: err = %v, want 503", err)
+		}
+	}
+
+	waiting := func() int {
+		var n int
+		db.Raw(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
+		return n
+	}
+	lock := db.Begin() // holds the customer's row: a charge attempt waits there to debit
+	if err := lock.Exec(`SELECT 1 FROM customers WHERE customer_id = ? FOR UPDATE`, "cust-lock").Error; err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		p   payment.Payment
+		err error
+	}
+	charged := make(chan result, 1)
+	payment.SetRefundHook(store, func() {
+		// The refund has its tombstone (or found the payment); now a charge attempt runs
+		// until it waits for a lock: the customer's row, or the payment the refund holds.
+		go func() { p, err := s.client.Charge(ctx, req); charged <- result{p, err} }()
+		deadline := time.Now().Add(10 * time.Second)
+		for waiting() < 1 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	refunded := make(chan result, 1)
+	go func() { p, err := s.client.Refund(ctx, "o-inflight"); refunded <- result{p, err} }()
+
+	// Let the charge go once both requests are in flight: the refund either finished
+	// (holding the payment first) or waits behind the charge.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(refunded) == 0 && waiting() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := lock.Commit().Error; err != nil {
+		t.Fatal(err)
+	}
+	r, c := <-refunded, <-charged
+	t.Logf("refund: %s %v; in-flight charge: %s %v", r.p.Status, r.err, c.p.Status, c.err)
+	final := s.payment(t, "o-inflight")
+	if r.err == nil && final.Status != payment.Refunded && final.Status != payment.Voided {
+		t.Errorf("refund answered success (%s) but the payment ended %s", r.p.Status, final.Status)
+	}
+	if want := map[payment.Status]int64{payment.Refunded: 10000, payment.Voided: 10000, payment.Charged: 8800}[final.Status]; s.balance(t, "cust-lock") != want {
+		t.Errorf("balance = %d with the payment %s, want %d", s.balance(t, "cust-lock"), final.Status, want)
+	}
 }

@@ -54,27 +54,12 @@ func (r paymentRow) toPayment() Payment {
 		ChargedAt: r.ChargedAt, RefundedAt: r.RefundedAt}
 }
 
-// matches reports whether the payment was made for the same request as req.
-func (r paymentRow) matches(req ChargeRequest) bool {
-	return r.CustomerID == req.CustomerID && r.AmountCents == req.AmountCents &&
-		r.Currency == req.Currency && r.PaymentMethod == req.PaymentMethod
-}
-
-// declineErr is the error a DECLINED payment is answered with, from its decline code.
-func (r paymentRow) declineErr() error {
-	switch {
-	case r.DeclineCode == DeclineInsufficientFunds:
-		return fmt.Errorf("%w: customer %s cannot cover %d cents", ErrInsufficientFunds, r.CustomerID, r.AmountCents)
-	case r.PaymentMethod == MethodDeclined:
-		return fmt.Errorf("%w: the card was declined", ErrPaymentDeclined)
-	default:
-		return fmt.Errorf("%w: unknown payment method %q", ErrPaymentDeclined, r.PaymentMethod)
-	}
-}
-
 // Store keeps customers and payments in a GORM database.
 type Store struct {
 	db *gorm.DB
+	// refundHook, when set (by tests), runs inside a refund's transaction right after
+	// its tombstone insert.
+	refundHook func()
 }
 
 // NewStore creates the tables when missing and loads SeedCustomers, leaving customers that
@@ -165,14 +150,13 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 		return Payment{}, false, err
 	}
 	var (
-		row     paymentRow
-		settled bool  // an earlier call decided the payment; answered below from the stored row
-		outcome error // a decline or a failed flaky attempt: committed, then returned
+		p       Payment
+		charged bool
+		outcome error // a refusal, a decline or a failed attempt: committed, then returned
 	)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := tx.NowFunc()
-		// The primary key on order_id is the idempotency guard: only one insert wins, and
-		// concurrent charges of the order queue behind it.
+		// The primary key on order_id is the idempotency guard: only one insert wins.
 		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&paymentRow{
 			OrderID: req.OrderID, CustomerID: req.CustomerID, Status: string(Pending),
 			AmountCents: req.AmountCents, Currency: req.Currency, PaymentMethod: req.PaymentMethod,
@@ -180,103 +164,63 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 		if ins.Error != nil {
 			return ins.Error
 		}
-		// Only a PENDING payment takes another attempt; the update also locks the row.
-		att := tx.Model(&paymentRow{}).Where("order_id = ? AND status = ?", req.OrderID, Pending).
-			Updates(map[string]any{"attempts": gorm.Expr("attempts + 1"), "updated_at": now})
-		if att.Error != nil {
-			return att.Error
-		}
-		if att.RowsAffected == 0 {
-			settled = true
-			return nil
-		}
-		if err := tx.Take(&row, "order_id = ?", req.OrderID).Error; err != nil {
+		// Charges and refunds of one order are decided one at a time, under this lock.
+		row, err := lockPayment(tx, req.OrderID)
+		if err != nil {
 			return err
 		}
-		if !row.matches(req) {
-			return ErrConflict
+		p = row.toPayment()
+		attempt, refused := decideCharge(p, req)
+		if !attempt {
+			outcome = refused
+			return nil
 		}
 		var cust customerRow
-		err := tx.Take(&cust, "customer_id = ?", req.CustomerID).Error
+		err = tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&cust, "customer_id = ?", req.CustomerID).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return fmt.Errorf("%w: %s", ErrUnknownCustomer, req.CustomerID)
+			return fmt.Errorf("%w: %s", ErrUnknownCustomer, req.CustomerID) // rolls the insert back too
 		}
 		if err != nil {
 			return err
 		}
-
-		// settle moves the PENDING payment (locked by this transaction) to its outcome.
-		settle := func(fields map[string]any) error {
-			fields["updated_at"] = now
-			err := tx.Model(&paymentRow{}).Where("order_id = ? AND status = ?", req.OrderID, Pending).
-				Updates(fields).Error
-			if err != nil {
-				return err
+		p.Attempts++
+		a := attemptCharge(p, cust.BalanceCents)
+		fields := map[string]any{"attempts": p.Attempts, "status": string(a.Status), "decline_code": a.DeclineCode, "updated_at": now}
+		if a.Status == Charged {
+			fields["charged_at"] = now
+			debit := tx.Model(&customerRow{}).Where("customer_id = ? AND balance_cents >= ?", req.CustomerID, req.AmountCents).
+				Updates(map[string]any{"balance_cents": gorm.Expr("balance_cents - ?", req.AmountCents), "updated_at": now})
+			if debit.Error != nil {
+				return debit.Error
 			}
-			return tx.Take(&row, "order_id = ?", req.OrderID).Error
-		}
-		switch req.PaymentMethod {
-		case MethodVisa:
-		case MethodFlaky:
-			if row.Attempts <= flakyFailures {
-				// Commit: the attempt count must survive for the retry to go through.
-				outcome = fmt.Errorf("%w: %s failed attempt %d of order %s (test card)",
-					httpx.ErrUnavailable, MethodFlaky, row.Attempts, req.OrderID)
-				return nil
+			if debit.RowsAffected != 1 { // the locked balance covered it: cannot happen
+				return fmt.Errorf("debit customer %s: the balance changed under its lock", req.CustomerID)
 			}
-		default:
-			if err := settle(map[string]any{"status": string(Declined), "decline_code": DeclinePaymentDeclined}); err != nil {
-				return err
-			}
-			outcome = row.declineErr()
-			return nil
 		}
-		debit := tx.Model(&customerRow{}).
-			Where("customer_id = ? AND balance_cents >= ?", req.CustomerID, req.AmountCents).
-			Updates(map[string]any{"balance_cents": gorm.Expr("balance_cents - ?", req.AmountCents), "updated_at": now})
-		if debit.Error != nil {
-			return debit.Error
+		if err := tx.Model(&paymentRow{}).Where("order_id = ?", req.OrderID).Updates(fields).Error; err != nil {
+			return err
 		}
-		if debit.RowsAffected == 0 {
-			if err := settle(map[string]any{"status": string(Declined), "decline_code": DeclineInsufficientFunds}); err != nil {
-				return err
-			}
-			outcome = row.declineErr()
-			return nil
+		if err := tx.Take(&row, "order_id = ?", req.OrderID).Error; err != nil {
+			return err
 		}
-		return settle(map[string]any{"status": string(Charged), "charged_at": now})
+		p, charged, outcome = row.toPayment(), a.Status == Charged, a.Err
+		return nil
 	})
 	if err != nil {
 		return Payment{}, false, fmt.Errorf("charge order %s: %w", req.OrderID, err)
 	}
 	if outcome != nil {
-		return row.toPayment(), false, fmt.Errorf("charge order %s: %w", req.OrderID, outcome)
+		return p, false, fmt.Errorf("charge order %s: %w", req.OrderID, outcome)
 	}
-	if !settled {
-		return row.toPayment(), true, nil
-	}
-
-	if err := s.db.WithContext(ctx).Take(&row, "order_id = ?", req.OrderID).Error; err != nil {
-		return Payment{}, false, fmt.Errorf("charge order %s: read payment: %w", req.OrderID, err)
-	}
-	switch st := Status(row.Status); {
-	case st == Refunded || st == Voided:
-		return row.toPayment(), false, fmt.Errorf("charge order %s: %w (%s)", req.OrderID, ErrCompensated, st)
-	case !row.matches(req):
-		return row.toPayment(), false, fmt.Errorf("charge order %s: %w", req.OrderID, ErrConflict)
-	case st == Declined:
-		return row.toPayment(), false, fmt.Errorf("charge order %s: %w", req.OrderID, row.declineErr())
-	case st == Charged:
-		return row.toPayment(), false, nil
-	default: // PENDING never follows a settled state
-		return Payment{}, false, fmt.Errorf("charge order %s: unexpected status %s", req.OrderID, st)
-	}
+	return p, charged, nil
 }
 
 // Refund gives an order's charge back to the customer, once, and returns the payment.
 // Refunding an order that was never charged records a VOIDED tombstone, and voids a
 // PENDING payment, so that a late charge is refused. A DECLINED payment stays DECLINED
-// (nothing was taken). Refunding again returns the payment as it is. It returns only a
+// (nothing was taken). Refunding again returns the payment as it is. A refund that
+// answers success has left the payment REFUNDED, VOIDED or DECLINED, never CHARGED: it
+// waits for a charge attempt in flight and then undoes it. It returns only a
 // *httpx.ValidationError for an invalid order ID, or a database error.
 func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 	var v httpx.Validator
@@ -292,34 +236,32 @@ func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 		if tomb.Error != nil {
 			return tomb.Error
 		}
-		if tomb.RowsAffected == 0 {
-			// Only the call that moves CHARGED to REFUNDED credits the customer.
-			upd := tx.Model(&paymentRow{}).Where("order_id = ? AND status = ?", orderID, Charged).
-				Updates(map[string]any{"status": string(Refunded), "refunded_at": now, "updated_at": now})
-			if upd.Error != nil {
-				return upd.Error
+		if s.refundHook != nil {
+			s.refundHook()
+		}
+		var err error
+		if row, err = lockPayment(tx, orderID); err != nil {
+			return err
+		}
+		next, credit := decideRefund(row.toPayment())
+		if next == Status(row.Status) {
+			return nil
+		}
+		fields := map[string]any{"status": string(next), "updated_at": now}
+		if next == Refunded {
+			fields["refunded_at"] = now
+		}
+		if err := tx.Model(&paymentRow{}).Where("order_id = ?", orderID).Updates(fields).Error; err != nil {
+			return err
+		}
+		if credit {
+			c := tx.Model(&customerRow{}).Where("customer_id = ?", row.CustomerID).
+				Updates(map[string]any{"balance_cents": gorm.Expr("balance_cents + ?", row.AmountCents), "updated_at": now})
+			if c.Error != nil {
+				return c.Error
 			}
-			if upd.RowsAffected == 1 {
-				var p paymentRow
-				if err := tx.Take(&p, "order_id = ?", orderID).Error; err != nil {
-					return err
-				}
-				credit := tx.Model(&customerRow{}).Where("customer_id = ?", p.CustomerID).
-					Updates(map[string]any{"balance_cents": gorm.Expr("balance_cents + ?", p.AmountCents), "updated_at": now})
-				if credit.Error != nil {
-					return credit.Error
-				}
-				if credit.RowsAffected != 1 {
-					return fmt.Errorf("credit customer %s: no such customer", p.CustomerID)
-				}
-			} else {
-				// A charge that never went through (the flaky card between attempts):
-				// void it so that a late retry is refused.
-				err := tx.Model(&paymentRow{}).Where("order_id = ? AND status = ?", orderID, Pending).
-					Updates(map[string]any{"status": string(Voided), "updated_at": now}).Error
-				if err != nil {
-					return err
-				}
+			if c.RowsAffected != 1 {
+				return fmt.Errorf("credit customer %s: no such customer", row.CustomerID)
 			}
 		}
 		return tx.Take(&row, "order_id = ?", orderID).Error
@@ -328,6 +270,14 @@ func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 		return Payment{}, fmt.Errorf("refund order %s: %w", orderID, err)
 	}
 	return row.toPayment(), nil
+}
+
+// lockPayment loads an order's payment and locks its row until the transaction ends
+// (SQLite's write transaction holds the whole database already).
+func lockPayment(tx *gorm.DB, orderID string) (paymentRow, error) {
+	var row paymentRow
+	err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, "order_id = ?", orderID).Error
+	return row, err
 }
 
 // Payment returns an order's payment, or ErrNotFound.
