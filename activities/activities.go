@@ -10,10 +10,12 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/money"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
@@ -108,11 +110,16 @@ type CancelOrderInput struct {
 	ErrorType  string `json:"errorType,omitempty"`
 }
 
-// StatusInput is the input of SyncOrderStatus.
+// StatusInput is the input of SyncOrderStatus: a status of the saga and its view of the
+// order. Reason, FailedStep and ErrorType describe a final CANCELLED or REJECTED.
 type StatusInput struct {
-	OrderID string `json:"orderId"`
-	Status  string `json:"status"`
-	Version int64  `json:"version"`
+	OrderID    string          `json:"orderId"`
+	Status     string          `json:"status"`
+	Version    int64           `json:"version"`
+	Reason     string          `json:"reason,omitempty"`
+	FailedStep string          `json:"failedStep,omitempty"`
+	ErrorType  string          `json:"errorType,omitempty"`
+	State      json.RawMessage `json:"state,omitempty"`
 }
 
 // done reports a success, or classifies a failure, with the current attempt number.
@@ -140,9 +147,14 @@ func (a *Activities) CreateOrder(ctx context.Context, o Order) (Result, error) {
 }
 
 // CancelOrder marks the order CANCELLED or REJECTED with its reason (compensates step 1).
+// The reason is made to fit the order service's limits first: it is built from notes and
+// error messages, which the service must never refuse.
 func (a *Activities) CancelOrder(ctx context.Context, in CancelOrderInput) (Result, error) {
 	_, err := a.Orders.Cancel(ctx, in.OrderID, order.CancelRequest{
-		Status: order.Status(in.Status), Reason: in.Reason, FailedStep: in.FailedStep, ErrorType: in.ErrorType,
+		Status:     order.Status(in.Status),
+		Reason:     httpx.CleanText(in.Reason, order.MaxReasonLen),
+		FailedStep: httpx.CleanText(in.FailedStep, order.MaxTextLen),
+		ErrorType:  httpx.CleanText(in.ErrorType, order.MaxTextLen),
 	})
 	return done(ctx, "order marked "+in.Status, err)
 }
@@ -202,11 +214,19 @@ func (a *Activities) ConfirmOrder(ctx context.Context, orderID string) (Result, 
 	return done(ctx, "order COMPLETED", err)
 }
 
-// SyncOrderStatus mirrors an intermediate status into the order service, so that listing
-// orders by status works while they run. Stale versions are ignored by the service. The
-// workflow runs it as a local activity.
+// SyncOrderStatus mirrors a status of the saga, and its view of the order, into the order
+// service: the read model that GET /v1/orders reads, kept current at every status
+// change. Stale versions are ignored by the service. The workflow runs it as a local
+// activity.
 func (a *Activities) SyncOrderStatus(ctx context.Context, in StatusInput) error {
-	_, err := a.Orders.SetStatus(ctx, in.OrderID, order.StatusUpdate{Status: order.Status(in.Status), Version: in.Version})
+	_, err := a.Orders.SetStatus(ctx, in.OrderID, order.StatusUpdate{
+		Status:     order.Status(in.Status),
+		Version:    in.Version,
+		Reason:     httpx.CleanText(in.Reason, order.MaxReasonLen),
+		FailedStep: httpx.CleanText(in.FailedStep, order.MaxTextLen),
+		ErrorType:  httpx.CleanText(in.ErrorType, order.MaxTextLen),
+		State:      in.State,
+	})
 	if err != nil {
 		return classify(err, activity.GetInfo(ctx).Attempt)
 	}

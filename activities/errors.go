@@ -94,6 +94,19 @@ func IsBusinessRejection(err error) bool {
 	return false
 }
 
+// IsDefiniteRefusal reports whether err is (or wraps) an ApplicationError saying the service
+// holds something else under the order's ID and did nothing for this request: a different
+// request (IdempotencyConflict: the ID was used by another order, say one placed before the
+// workflow's retention) or an order already undone (AlreadyCompensated). Only a request
+// that differs from the saga's could get these, so no attempt of this saga had an effect.
+func IsDefiniteRefusal(err error) bool {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		return false
+	}
+	return appErr.Type() == IdempotencyConflict || appErr.Type() == AlreadyCompensated
+}
+
 // classify turns a service client's error into the ApplicationError the workflow sees:
 // non-retryable with a business or final type, or retryable ServiceUnavailable. The
 // attempt number travels in the error's details so the workflow can show it.

@@ -25,6 +25,11 @@ type fakeServices struct {
 	charges  int // successful charges
 	refunds  int // refunds that returned money
 	statuses []string
+	// state is the saga's last view of the order, as mirrored to the order service.
+	state []byte
+	// reasons are the reasons the order service was given, by CancelOrder and the final
+	// status.
+	reasons []string
 }
 
 // One adapter per service, each recording into the same fakeServices.
@@ -130,18 +135,36 @@ func (f orderFake) Confirm(_ context.Context, id string) (order.Order, error) {
 	return order.Order{OrderID: id, Status: order.Completed}, f.call("ConfirmOrder")
 }
 
+// Cancel and SetStatus check their requests as the order service does, and record what
+// the service would store: intermediate statuses as "STATUS", final ones as
+// "STATUS:ErrorType".
 func (f orderFake) Cancel(_ context.Context, id string, req order.CancelRequest) (order.Order, error) {
 	err := f.call("CancelOrder")
-	f.mu.Lock()
-	f.statuses = append(f.statuses, string(req.Status)+":"+req.ErrorType)
-	f.mu.Unlock()
+	if err == nil {
+		err = req.Validate()
+	}
+	if err == nil {
+		f.mu.Lock()
+		f.statuses = append(f.statuses, string(req.Status)+":"+req.ErrorType)
+		f.reasons = append(f.reasons, req.Reason)
+		f.mu.Unlock()
+	}
 	return order.Order{OrderID: id, Status: req.Status}, err
 }
 
 func (f orderFake) SetStatus(_ context.Context, id string, u order.StatusUpdate) (order.Order, error) {
+	if err := u.Validate(); err != nil {
+		return order.Order{}, err
+	}
 	f.mu.Lock()
-	f.statuses = append(f.statuses, string(u.Status))
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	if u.Status.Terminal() {
+		f.statuses = append(f.statuses, string(u.Status)+":"+u.ErrorType)
+		f.reasons = append(f.reasons, u.Reason)
+	} else {
+		f.statuses = append(f.statuses, string(u.Status))
+	}
+	f.state = u.State
 	return order.Order{OrderID: id, Status: u.Status}, nil
 }
 

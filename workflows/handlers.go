@@ -1,19 +1,24 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/ordersaga/ordersaga/internal/httpx"
 )
 
 // handle registers the status query and the signal and update handlers.
 //
 // Each action (approve, reject, retry-compensations, resolve-manually) arrives either as a
 // signal, from the CLI, or as an update, from the API. Both go through the same check and
-// apply functions: an update is refused (the API answers 409) when the check fails; a
-// signal cannot be refused, so it is logged and ignored.
+// apply functions, with the decision normalized first (see Decision.Normalized): an update
+// is refused (the API answers 409) when the check fails; a signal cannot be refused, so
+// one that does not apply, or whose payload is not a decision, is ignored with a log line
+// and an "ignored" event in the order's state.
 func (o *order) handle(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryStatus,
 		func() (OrderState, error) { return o.state, nil },
@@ -41,10 +46,14 @@ func (o *order) handle(ctx workflow.Context) error {
 		ch := workflow.GetSignalChannel(listenCtx, act.name)
 		workflow.Go(listenCtx, func(ctx workflow.Context) {
 			for {
-				var d Decision
-				ch.Receive(ctx, &d)
-				if err := act.check(d); err != nil {
-					o.log.Warn("signal ignored", "signal", act.name, "reason", err)
+				var payload json.RawMessage
+				ch.Receive(ctx, &payload)
+				d, err := DecodeDecision(payload)
+				if err == nil {
+					err = act.check(d)
+				}
+				if err != nil {
+					o.ignore(ctx, act.name, err)
 					continue
 				}
 				act.apply(ctx, d)
@@ -52,11 +61,11 @@ func (o *order) handle(ctx workflow.Context) error {
 		})
 		err := workflow.SetUpdateHandlerWithOptions(ctx, act.name,
 			func(ctx workflow.Context, d Decision) (OrderState, error) {
-				act.apply(ctx, d)
+				act.apply(ctx, d.Normalized())
 				return o.state, nil
 			},
 			workflow.UpdateHandlerOptions{
-				Validator:   func(_ workflow.Context, d Decision) error { return act.check(d) },
+				Validator:   func(_ workflow.Context, d Decision) error { return act.check(d.Normalized()) },
 				Description: act.description,
 			})
 		if err != nil {
@@ -66,7 +75,7 @@ func (o *order) handle(ctx workflow.Context) error {
 
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel,
 		func(ctx workflow.Context, d Decision) (OrderState, error) {
-			o.requestCancel(ctx, d)
+			o.requestCancel(ctx, d.Normalized())
 			return o.state, nil
 		},
 		workflow.UpdateHandlerOptions{
@@ -74,6 +83,18 @@ func (o *order) handle(ctx workflow.Context) error {
 			Description: "Cancel the order and undo its steps; refused past the point of no return",
 		},
 	); err != nil {
+		return err
+	}
+
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAwaitSettled,
+		func(ctx workflow.Context) (OrderState, error) {
+			ctx, _ = workflow.NewDisconnectedContext(ctx)
+			err := workflow.Await(ctx, func() bool { return o.state.Status.Settled() })
+			return o.state, err
+		},
+		workflow.UpdateHandlerOptions{
+			Description: "Return the state once the order is final, awaiting approval or needing attention",
+		}); err != nil {
 		return err
 	}
 
@@ -169,6 +190,14 @@ func (o *order) requestCancel(ctx workflow.Context, d Decision) {
 	if o.cancelSteps != nil {
 		o.cancelSteps()
 	}
+}
+
+// ignore records a signal that was not applied, and why.
+func (o *order) ignore(ctx workflow.Context, signal string, why error) {
+	o.log.Warn("signal ignored", "signal", signal, "reason", why)
+	o.state.Events = append(o.state.Events, Event{Action: "ignored", Note: httpx.CleanText(
+		"signal "+signal+" ignored: "+why.Error(), MaxDecisionNote), At: workflow.Now(ctx)})
+	o.publish(ctx)
 }
 
 func (o *order) record(ctx workflow.Context, action string, d Decision) {

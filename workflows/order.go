@@ -13,6 +13,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -42,6 +43,14 @@ var (
 	syncOptions = workflow.LocalActivityOptions{
 		StartToCloseTimeout: 2 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumAttempts: 3},
+	}
+	// The final status must reach the read model: it retries until the order service
+	// takes it, like ConfirmOrder.
+	finalSyncOptions = workflow.LocalActivityOptions{
+		StartToCloseTimeout: 5 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
+		},
 	}
 )
 
@@ -133,8 +142,10 @@ func (o *order) run(ctx workflow.Context) error {
 		return o.abort(ctx, StepApproval, err)
 	}
 
-	// 4. ChargePayment. Undo: RefundPayment.
-	if err := o.step(ctx, StepChargePayment, a.ChargePayment, o.refundPayment); err != nil {
+	// 4. ChargePayment (nothing to charge for a free order). Undo: RefundPayment.
+	if o.in.TotalCents == 0 && changed(ctx, changeFreeOrdersSkipCharge) {
+		o.skip(ctx, StepChargePayment, "nothing to charge: the order is free")
+	} else if err := o.step(ctx, StepChargePayment, a.ChargePayment, o.refundPayment); err != nil {
 		return o.abort(ctx, StepChargePayment, err)
 	}
 	o.setStatus(ctx, StatusPaid)
@@ -154,9 +165,8 @@ func (o *order) run(ctx workflow.Context) error {
 	return o.confirm(ctx)
 }
 
-// step runs a forward step's activity and then, unless the service definitely refused the
-// step, pushes the step's compensation: after a success, and after an ambiguous failure
-// (a timeout, a cancellation, retries exhausted), since the effect may have happened.
+// step runs a forward step's activity and then, when the step may have had an effect,
+// pushes the step's compensation (see mayHaveEffect).
 func (o *order) step(ctx workflow.Context, name Step, activity any, undo func(workflow.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err // cancelled before the step started: nothing to undo
@@ -173,7 +183,7 @@ func (o *order) step(ctx workflow.Context, name Step, activity any, undo func(wo
 	})
 	var res activities.Result
 	err := workflow.ExecuteActivity(actx, activity, o.in.Order).Get(actx, &res)
-	if !activities.IsBusinessRejection(err) {
+	if o.mayHaveEffect(ctx, err) {
 		o.saga.Add(Compensation{Step: name, Run: undo})
 	}
 	if err != nil {
@@ -186,14 +196,38 @@ func (o *order) step(ctx workflow.Context, name Step, activity any, undo func(wo
 	return nil
 }
 
+// mayHaveEffect reports whether a forward step that returned err may have changed
+// something the saga must undo. A success has; so has an ambiguous failure (a timeout, a
+// cancellation, retries exhausted), since the effect may have happened. A definite
+// refusal has not: a business rejection on the step's first attempt, or a service that
+// holds another order under this ID, or has undone it already. A business rejection after
+// retried attempts counts as ambiguous: an earlier attempt may have landed late (a slow
+// reservation that commits after a later attempt found no stock).
+func (o *order) mayHaveEffect(ctx workflow.Context, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case activities.IsBusinessRejection(err):
+		return activities.Attempt(err) > 1 && changed(ctx, changeRetriedRefusalCompensated)
+	case activities.IsDefiniteRefusal(err):
+		return !changed(ctx, changeDuplicateNotCompensated)
+	}
+	return true
+}
+
+// skip marks a step SKIPPED, with why.
+func (o *order) skip(ctx workflow.Context, name Step, why string) {
+	st := o.state.Step(name)
+	st.Status, st.Detail = StepSkipped, why
+	o.publish(ctx)
+}
+
 // awaitApproval is step 3: orders at or above the threshold wait for an operator's
 // decision, and are rejected when none comes before the timeout.
 func (o *order) awaitApproval(ctx workflow.Context) error {
 	st := o.state.Step(StepApproval)
 	if o.in.TotalCents < o.policy.ApprovalThresholdCents {
-		st.Status = StepSkipped
-		st.Detail = "total below the approval threshold of " + money.Format(o.policy.ApprovalThresholdCents, o.in.Currency)
-		o.publish(ctx)
+		o.skip(ctx, StepApproval, "total below the approval threshold of "+money.Format(o.policy.ApprovalThresholdCents, o.in.Currency))
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -338,6 +372,13 @@ func (o *order) awaitOperator(ctx workflow.Context, step Step, err error) (retry
 // The compensations, one per step that has one. Each runs with the patient retry policy.
 
 func (o *order) cancelOrder(ctx workflow.Context) error {
+	var a *activities.Activities
+	return o.undo(ctx, StepCreateOrder, a.CancelOrder, o.outcome())
+}
+
+// outcome is how the order ends when it is undone: REJECTED with the failure, or
+// CANCELLED with who cancelled it and why.
+func (o *order) outcome() activities.CancelOrderInput {
 	in := activities.CancelOrderInput{OrderID: o.in.OrderID, Status: string(StatusCancelled), Reason: "cancelled"}
 	if last := o.lastCancel(); last != nil {
 		in.Reason = "cancelled by " + who(last.By) + noteSuffix(last.Note)
@@ -345,8 +386,7 @@ func (o *order) cancelOrder(ctx workflow.Context) error {
 	if f := o.state.Failure; f != nil {
 		in.Status, in.Reason, in.FailedStep, in.ErrorType = string(StatusRejected), f.Message, string(f.Step), f.Type
 	}
-	var a *activities.Activities
-	return o.undo(ctx, StepCreateOrder, a.CancelOrder, in)
+	return in
 }
 
 func (o *order) releaseInventory(ctx workflow.Context) error {
@@ -393,9 +433,11 @@ func (o *order) lastCancel() *Event {
 }
 
 // setStatus moves the order to s: in the state, in the OrderStatus search attribute, in
-// the Web UI's details and, for intermediate statuses, in the order service (best effort:
-// a missed update is repaired by the next one, and final statuses are written by the
-// steps themselves).
+// the Web UI's details, and in the order service, the read model that customers read
+// (SyncOrderStatus, with the saga's whole view of the order). An intermediate status is
+// mirrored best effort: a missed one is repaired by the next. The final status is
+// mirrored until the order service takes it, so that the read model ends where the saga
+// ended (an order whose compensation an operator resolved by hand included).
 func (o *order) setStatus(ctx workflow.Context, s OrderStatus) {
 	o.state.Status = s
 	o.state.Version++
@@ -403,15 +445,39 @@ func (o *order) setStatus(ctx workflow.Context, s OrderStatus) {
 		o.log.Warn("upsert OrderStatus", "error", err)
 	}
 	o.publish(ctx)
-	if s == StatusPending || s.Final() || ctx.Err() != nil {
+	if s == StatusPending || ctx.Err() != nil {
 		return
 	}
-	var a *activities.Activities
-	lctx := workflow.WithLocalActivityOptions(ctx, syncOptions)
+	opts := syncOptions
 	in := activities.StatusInput{OrderID: o.in.OrderID, Status: string(s), Version: o.state.Version}
+	if s.Final() {
+		if !changed(ctx, changeFinalStatusMirrored) {
+			return // an order started before the read model was kept to the end
+		}
+		opts = finalSyncOptions
+		if s != StatusCompleted {
+			out := o.outcome()
+			in.Reason, in.FailedStep, in.ErrorType = out.Reason, out.FailedStep, out.ErrorType
+		}
+	}
+	in.State = o.snapshot()
+	var a *activities.Activities
+	lctx := workflow.WithLocalActivityOptions(ctx, opts)
 	if err := workflow.ExecuteLocalActivity(lctx, a.SyncOrderStatus, in).Get(lctx, nil); err != nil {
 		o.log.Warn("could not mirror the status to the order service", "status", s, "error", err)
 	}
+}
+
+// snapshot is the state as JSON, for the read model. (encoding/json is deterministic for
+// these types, structs and slices, its output fixed by the fields' order; workflowcheck
+// follows its type cache into the runtime's garbage collector and reports it.)
+func (o *order) snapshot() json.RawMessage {
+	b, err := json.Marshal(o.state) //workflowcheck:ignore
+	if err != nil {                 // a struct of strings, numbers and times always marshals
+		o.log.Error("marshal the order state", "error", err)
+		return nil
+	}
+	return b
 }
 
 // publish stamps the state and shows it as the workflow's current details in the Web UI.

@@ -136,7 +136,7 @@ func TestOrderCompletes(t *testing.T) {
 			t.Errorf("step %s = %s after %d attempts, want %s after 1", st.Name, st.Status, st.Attempts, want)
 		}
 	}
-	if got, want := h.fakes.statuses, []string{"RESERVED", "PAID", "SHIPPING_SCHEDULED"}; !slices.Equal(got, want) {
+	if got, want := h.fakes.statuses, []string{"RESERVED", "PAID", "SHIPPING_SCHEDULED", "COMPLETED:"}; !slices.Equal(got, want) {
 		t.Errorf("statuses mirrored to the order service = %v, want %v", got, want)
 	}
 	var result workflows.OrderState

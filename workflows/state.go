@@ -1,11 +1,14 @@
 package workflows
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/internal/httpx"
 )
 
 // Names by which clients, the CLI and the Web UI reach an order's workflow.
@@ -36,8 +39,16 @@ const (
 	UpdateReject             = SignalReject
 	UpdateRetryCompensations = SignalRetryCompensations
 	UpdateResolveManually    = SignalResolveManually
-	// UpdateWaitSettled returns the state once the order settles (see Settled) or the
-	// given wait ends (payload: Duration).
+	// UpdateAwaitSettled returns the state once the order settles (see Settled). It has
+	// no timer: the caller stops waiting when it likes, and the update completes when the
+	// order settles. The API sends it with the order's start (update-with-start), so that
+	// placing an order and waiting for its outcome is one request to Temporal; a client
+	// waiting on an order that runs already reads the read model instead, and costs the
+	// workflow nothing.
+	UpdateAwaitSettled = "await-settled"
+	// UpdateWaitSettled returns the state once the order settles or the given wait ends
+	// (payload: Duration), with a timer. Orders placed before await-settled existed were
+	// waited on with it; it stays registered so that their histories replay.
 	UpdateWaitSettled = "wait-settled"
 )
 
@@ -226,6 +237,40 @@ type Failure struct {
 type Decision struct {
 	By   string `json:"by,omitempty"`
 	Note string `json:"note,omitempty"`
+}
+
+// Limits of a Decision's fields, in characters. Longer text is cut (see Normalized).
+const (
+	MaxDecisionBy   = 100
+	MaxDecisionNote = 1000
+)
+
+// Normalized returns d as the order records it: control characters (a newline typed on
+// the CLI, say) become spaces, surrounding blanks go, and each field is cut to its limit.
+// Everything the saga passes on to a service is built from normalized decisions.
+func (d Decision) Normalized() Decision {
+	return Decision{By: httpx.CleanText(d.By, MaxDecisionBy), Note: httpx.CleanText(d.Note, MaxDecisionNote)}
+}
+
+// DecodeDecision reads a signal's payload: a JSON object with the fields of Decision and
+// no others, or nothing (an empty decision). It returns the decision normalized, or an
+// error saying what is wrong with the payload.
+func DecodeDecision(payload []byte) (Decision, error) {
+	var d Decision
+	if len(bytes.TrimSpace(payload)) == 0 || string(bytes.TrimSpace(payload)) == "null" {
+		return d, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	// encoding/json is deterministic; workflowcheck follows its reflection into the runtime.
+	err := dec.Decode(&d) //workflowcheck:ignore
+	if err != nil {
+		return Decision{}, fmt.Errorf(`want {"by": "...", "note": "..."}: %w`, err)
+	}
+	if dec.More() {
+		return Decision{}, errors.New(`want a single {"by": "...", "note": "..."} object`)
+	}
+	return d.Normalized(), nil
 }
 
 // Event is an operator's or customer's action on the order, kept in the state.

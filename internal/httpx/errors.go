@@ -226,6 +226,26 @@ func (v *Validator) Text(field, s string, required bool, maxLen int) {
 	}
 }
 
+// CleanText makes s acceptable to Text(field, s, false, maxLen): invalid UTF-8 and
+// control characters (newlines, tabs, NUL) become spaces, surrounding blanks go, and
+// text over maxLen characters is cut to maxLen, its last character an ellipsis. Use it
+// on text that is passed on rather than typed by the caller (a reason built from a note
+// and an error message, say).
+func CleanText(s string, maxLen int) string {
+	s = strings.ToValidUTF8(s, " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if maxLen > 0 && utf8.RuneCountInString(s) > maxLen {
+		s = string([]rune(s)[:maxLen-1]) + "…"
+	}
+	return s
+}
+
 // ValidCountry reports whether s is an ISO 3166-1 alpha-2 code: two uppercase letters.
 func ValidCountry(s string) bool {
 	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'

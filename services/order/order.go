@@ -20,6 +20,7 @@
 package order
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -145,9 +146,13 @@ type Order struct {
 	// no customer and no items, and it refuses a late create.
 	Tombstone bool `json:"tombstone,omitempty"`
 	// Version is the last status version applied by SetStatus (0 before any).
-	Version   int64     `json:"version"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Version int64 `json:"version"`
+	// State is the saga's own view of the order (its steps, attempts, failure and
+	// events), as the workflow last published it with SetStatus: a JSON object this
+	// service keeps for readers without interpreting it, or absent before the first.
+	State     json.RawMessage `json:"state,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	UpdatedAt time.Time       `json:"updatedAt"`
 }
 
 // CreateRequest is the body of a create: the order as priced by the caller.
@@ -171,11 +176,17 @@ type CancelRequest struct {
 	ErrorType  string `json:"errorType,omitempty"`
 }
 
-// StatusUpdate is an intermediate status mirrored from the workflow. Version orders the
-// updates of one order: an update applies only when its version is above the order's.
+// StatusUpdate is a status mirrored from the workflow, with the saga's view of the order.
+// Version orders the updates of one order: an update applies only when its version is
+// above the order's. Status is an intermediate status, or the final one the saga ended
+// with; Reason, FailedStep and ErrorType describe a final CANCELLED or REJECTED.
 type StatusUpdate struct {
-	Status  Status `json:"status"`
-	Version int64  `json:"version"`
+	Status     Status          `json:"status"`
+	Version    int64           `json:"version"`
+	Reason     string          `json:"reason,omitempty"`
+	FailedStep string          `json:"failedStep,omitempty"`
+	ErrorType  string          `json:"errorType,omitempty"`
+	State      json.RawMessage `json:"state,omitempty"`
 }
 
 // ListQuery selects a page of orders: the query parameters customerId, status, limit and
@@ -204,8 +215,13 @@ const (
 	maxItems          = 100
 	maxQuantity       = 10000
 	maxUnitPriceCents = 1_000_000_000_000 // bounds the total far below int64 overflow
-	maxTextLen        = 200               // payment method, failed step, error type, address fields
-	maxReasonLen      = 1000
+	maxStateBytes     = 256 << 10
+
+	// MaxTextLen bounds the payment method, the failed step, the error type and each
+	// address field.
+	MaxTextLen = 200
+	// MaxReasonLen bounds the reason of a cancelled or rejected order.
+	MaxReasonLen = 1000
 )
 
 const idMessage = "must be an ID (letters, digits, -_.:)"
@@ -236,26 +252,80 @@ func validateCreate(v *httpx.Validator, r CreateRequest) {
 		v.Check(r.TotalCents == total, "totalCents", "must equal the sum of quantity × unitPriceCents")
 	}
 	v.Check(r.Currency == Currency, "currency", "must be "+Currency)
-	v.Text("paymentMethod", r.PaymentMethod, true, maxTextLen)
+	v.Text("paymentMethod", r.PaymentMethod, true, MaxTextLen)
 	a := r.ShippingAddress
-	v.Text("shippingAddress.name", a.Name, true, maxTextLen)
-	v.Text("shippingAddress.line1", a.Line1, true, maxTextLen)
-	v.Text("shippingAddress.city", a.City, true, maxTextLen)
-	v.Text("shippingAddress.postalCode", a.PostalCode, true, maxTextLen)
+	v.Text("shippingAddress.name", a.Name, true, MaxTextLen)
+	v.Text("shippingAddress.line1", a.Line1, true, MaxTextLen)
+	v.Text("shippingAddress.city", a.City, true, MaxTextLen)
+	v.Text("shippingAddress.postalCode", a.PostalCode, true, MaxTextLen)
 	v.Check(httpx.ValidCountry(a.Country), "shippingAddress.country", "must be two uppercase letters (ISO 3166-1 alpha-2)")
+}
+
+// Validate returns a *httpx.ValidationError naming the invalid fields of r, or nil.
+func (r CancelRequest) Validate() error {
+	var v httpx.Validator
+	validateCancel(&v, r)
+	return v.Err()
+}
+
+// Validate returns a *httpx.ValidationError naming the invalid fields of u, or nil.
+func (u StatusUpdate) Validate() error {
+	var v httpx.Validator
+	validateStatusUpdate(&v, u)
+	return v.Err()
 }
 
 // validateCancel checks a cancel request.
 func validateCancel(v *httpx.Validator, r CancelRequest) {
 	v.Check(r.Status.compensated(), "status", "must be CANCELLED or REJECTED")
-	v.Text("reason", r.Reason, false, maxReasonLen)
-	v.Text("failedStep", r.FailedStep, false, maxTextLen)
-	v.Text("errorType", r.ErrorType, false, maxTextLen)
+	v.Text("reason", r.Reason, false, MaxReasonLen)
+	v.Text("failedStep", r.FailedStep, false, MaxTextLen)
+	v.Text("errorType", r.ErrorType, false, MaxTextLen)
 }
 
 // validateStatusUpdate checks a status update.
 func validateStatusUpdate(v *httpx.Validator, u StatusUpdate) {
-	v.Check(u.Status.Intermediate(), "status",
-		"must be one of RESERVED, AWAITING_APPROVAL, PAID, SHIPPING_SCHEDULED, COMPENSATING, NEEDS_ATTENTION")
+	v.Check(u.Status != Pending && u.Status.Valid(), "status",
+		"must be one of RESERVED, AWAITING_APPROVAL, PAID, SHIPPING_SCHEDULED, COMPENSATING, NEEDS_ATTENTION, COMPLETED, REJECTED, CANCELLED")
 	v.Check(u.Version >= 1, "version", "must be at least 1")
+	v.Text("reason", u.Reason, false, MaxReasonLen)
+	v.Text("failedStep", u.FailedStep, false, MaxTextLen)
+	v.Text("errorType", u.ErrorType, false, MaxTextLen)
+	v.Check(len(u.State) == 0 || (len(u.State) <= maxStateBytes && isJSONObject(u.State)), "state",
+		"must be a JSON object of at most 256 KiB")
+}
+
+func isJSONObject(b json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(b, &m) == nil && m != nil
+}
+
+// applyStatus decides what a status update does to the order o: the order as it becomes,
+// and whether anything changed. The order's state machine:
+//
+//	(none) --Create--> PENDING --SetStatus--> RESERVED, AWAITING_APPROVAL, PAID,
+//	SHIPPING_SCHEDULED, COMPENSATING, NEEDS_ATTENTION (any order, by version)
+//	any non-terminal --Confirm--> COMPLETED
+//	any non-terminal --Cancel, or SetStatus at the saga's end--> CANCELLED or REJECTED
+//	COMPLETED, CANCELLED, REJECTED: terminal; the status and reason never change again
+//
+// An update older than the order's version changes nothing. A newer one always replaces
+// the saga's view (State) and version; it moves the status only while the order is not
+// terminal, and never to COMPLETED, which only Confirm writes.
+func applyStatus(o Order, u StatusUpdate) (Order, bool) {
+	if u.Version <= o.Version {
+		return o, false
+	}
+	o.Version = u.Version
+	if len(u.State) > 0 {
+		o.State = u.State
+	}
+	if o.Status.Terminal() || u.Status == Completed {
+		return o, true
+	}
+	o.Status = u.Status
+	if u.Status.Terminal() {
+		o.Reason, o.FailedStep, o.ErrorType = u.Reason, u.FailedStep, u.ErrorType
+	}
+	return o, true
 }

@@ -396,6 +396,7 @@ func TestNullCompensation(t *testing.T) {
 		})
 		t.Run("a status update does not revive the tombstone", func(t *testing.T) {
 			o, err := s.client.SetStatus(ctx, "o-ghost", order.StatusUpdate{Status: order.Reserved, Version: 1})
+			o.Version, o.UpdatedAt = tomb.Version, tomb.UpdatedAt // the saga's newer version is recorded
 			if err != nil || !reflect.DeepEqual(o, tomb) {
 				t.Errorf("set status = %+v, %v; want the tombstone %+v", o, err, tomb)
 			}
@@ -452,13 +453,21 @@ func TestSetStatus(t *testing.T) {
 				t.Errorf("after v7 = %s v%d, want SHIPPING_SCHEDULED v7", o.Status, o.Version)
 			}
 		})
-		t.Run("a terminal order does not move", func(t *testing.T) {
+		t.Run("a terminal order keeps its status but takes the saga's newer view", func(t *testing.T) {
 			completed, err := s.client.Confirm(ctx, "o-1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if o := set(t, order.NeedsAttention, 100); !reflect.DeepEqual(o, completed) {
-				t.Errorf("after update of a completed order = %+v, want %+v", o, completed)
+			state := json.RawMessage(`{"status":"COMPLETED","steps":[]}`)
+			o, err := s.client.SetStatus(ctx, "o-1", order.StatusUpdate{Status: order.NeedsAttention, Version: 100, State: state})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Status != order.Completed || o.Reason != completed.Reason || o.Version != 100 || string(o.State) != string(state) {
+				t.Errorf("after update of a completed order = %s %q v%d %s, want COMPLETED, the view and v100", o.Status, o.Reason, o.Version, o.State)
+			}
+			if got := s.get(t, "o-1"); got.Status != order.Completed || string(got.State) != string(state) {
+				t.Errorf("stored = %s %s", got.Status, got.State)
 			}
 		})
 		t.Run("an unknown order is not found", func(t *testing.T) {
@@ -467,11 +476,45 @@ func TestSetStatus(t *testing.T) {
 				t.Errorf("err = %v, want ErrNotFound", err)
 			}
 		})
-		t.Run("PENDING, terminal statuses and versions below 1 are invalid", func(t *testing.T) {
+		t.Run("the saga's final CANCELLED or REJECTED ends an order that is not yet terminal", func(t *testing.T) {
+			s.create(t, newOrder("o-3"))
+			set := func(u order.StatusUpdate) order.Order {
+				t.Helper()
+				o, err := s.client.SetStatus(ctx, "o-3", u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return o
+			}
+			set(order.StatusUpdate{Status: order.Compensating, Version: 3})
+			o := set(order.StatusUpdate{Status: order.Rejected, Version: 4, Reason: "payment declined",
+				FailedStep: "ChargePayment", ErrorType: "PaymentDeclined", State: json.RawMessage(`{"status":"REJECTED"}`)})
+			if o.Status != order.Rejected || o.Reason != "payment declined" || o.FailedStep != "ChargePayment" || o.ErrorType != "PaymentDeclined" {
+				t.Errorf("after the final update = %+v, want REJECTED with its reason", o)
+			}
+			if o := set(order.StatusUpdate{Status: order.Cancelled, Version: 5, Reason: "later"}); o.Status != order.Rejected || o.Reason != "payment declined" {
+				t.Errorf("a second final update changed a terminal order: %s %q", o.Status, o.Reason)
+			}
+			if _, err := s.client.Create(ctx, newOrder("o-3")); !errors.Is(err, order.ErrCompensated) {
+				t.Errorf("create after the final REJECTED: err = %v, want ErrCompensated", err)
+			}
+		})
+		t.Run("COMPLETED through a status update records the view but does not complete the order", func(t *testing.T) {
+			s.create(t, newOrder("o-4"))
+			o, err := s.client.SetStatus(ctx, "o-4", order.StatusUpdate{Status: order.Completed, Version: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Status != order.Pending || o.Version != 1 {
+				t.Errorf("after COMPLETED by status update = %s v%d, want PENDING v1 (only Confirm completes)", o.Status, o.Version)
+			}
+		})
+		t.Run("PENDING, versions below 1 and a state that is not an object are invalid", func(t *testing.T) {
 			s.create(t, newOrder("o-2"))
 			for _, u := range []order.StatusUpdate{
-				{Status: order.Pending, Version: 1}, {Status: order.Completed, Version: 1},
-				{Status: order.Cancelled, Version: 1}, {Status: order.Reserved, Version: 0},
+				{Status: order.Pending, Version: 1}, {Status: order.Reserved, Version: 0},
+				{Status: order.Reserved, Version: 1, State: json.RawMessage(`[1,2]`)},
+				{Status: order.Rejected, Version: 1, Reason: "two\nlines"},
 			} {
 				if _, err := s.client.SetStatus(ctx, "o-2", u); !errors.Is(err, httpx.ErrValidation) {
 					t.Errorf("%+v: err = %v, want ErrValidation", u, err)
@@ -782,7 +825,8 @@ func TestBadInput(t *testing.T) {
 		{"a cancel with no body", "POST", "/orders/o-keep/cancel", js, ``, 400, "MalformedRequest"},
 		{"a cancel with an unknown field", "POST", "/orders/o-keep/cancel", js, `{"status":"CANCELLED","why":"x"}`, 400, "MalformedRequest"},
 		{"a cancel of an invalid order ID", "POST", "/orders/bad%20id/cancel", js, `{"status":"CANCELLED"}`, 422, "ValidationFailed"},
-		{"a status update to COMPLETED", "PUT", "/orders/o-keep/status", js, `{"status":"COMPLETED","version":1}`, 422, "ValidationFailed"},
+		{"a status update to PENDING", "PUT", "/orders/o-keep/status", js, `{"status":"PENDING","version":1}`, 422, "ValidationFailed"},
+		{"a status update with a state that is not an object", "PUT", "/orders/o-keep/status", js, `{"status":"PAID","version":1,"state":"x"}`, 422, "ValidationFailed"},
 		{"a status update to PENDING", "PUT", "/orders/o-keep/status", js, `{"status":"PENDING","version":1}`, 422, "ValidationFailed"},
 		{"a status update to an unknown status", "PUT", "/orders/o-keep/status", js, `{"status":"SHIPPED","version":1}`, 422, "ValidationFailed"},
 		{"a status update with version 0", "PUT", "/orders/o-keep/status", js, `{"status":"PAID","version":0}`, 422, "ValidationFailed"},

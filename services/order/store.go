@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -43,9 +44,11 @@ type orderRow struct {
 	ErrorType      string `gorm:"not null"`
 	Tombstone      bool   `gorm:"not null"`
 	Version        int64  `gorm:"not null"`
-	CreatedMicros  int64  `gorm:"not null;index:idx_orders_created,priority:1;index:idx_orders_customer,priority:2;index:idx_orders_status,priority:2"`
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// State is the saga's last published view of the order (JSON), "" before the first.
+	State         string `gorm:"type:text;not null;default:''"`
+	CreatedMicros int64  `gorm:"not null;index:idx_orders_created,priority:1;index:idx_orders_customer,priority:2;index:idx_orders_status,priority:2"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 func (orderRow) TableName() string { return "orders" }
@@ -70,9 +73,17 @@ func (r orderRow) toOrder() Order {
 		ErrorType:  r.ErrorType,
 		Tombstone:  r.Tombstone,
 		Version:    r.Version,
+		State:      rawState(r.State),
 		CreatedAt:  r.CreatedAt.UTC(),
 		UpdatedAt:  r.UpdatedAt.UTC(),
 	}
+}
+
+func rawState(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
 }
 
 // newRow is the row of a new PENDING order created at now.
@@ -260,13 +271,14 @@ func (s *Store) Cancel(ctx context.Context, orderID string, req CancelRequest) (
 	return row.toOrder(), nil
 }
 
-// SetStatus mirrors an intermediate status of the workflow. It applies only when
-// u.Version is above the order's version and the order is not terminal; a stale or
-// repeated update, or one for a terminal order, changes nothing and returns the current
-// order.
+// SetStatus mirrors a status of the workflow and its view of the order (see applyStatus):
+// a stale or repeated update changes nothing and returns the current order; a newer one
+// records the saga's view and moves a non-terminal order to the status, a final
+// CANCELLED or REJECTED included (an order whose compensation an operator resolved by
+// hand ends that way).
 //
-// It returns ErrNotFound, or a *httpx.ValidationError when the status is not
-// intermediate or the version is below 1.
+// It returns ErrNotFound, or a *httpx.ValidationError for PENDING, a version below 1, or
+// a state that is not a JSON object.
 func (s *Store) SetStatus(ctx context.Context, orderID string, u StatusUpdate) (Order, error) {
 	var v httpx.Validator
 	v.Check(httpx.ValidID(orderID), "orderId", idMessage)
@@ -274,22 +286,28 @@ func (s *Store) SetStatus(ctx context.Context, orderID string, u StatusUpdate) (
 	if err := v.Err(); err != nil {
 		return Order{}, err
 	}
-	var row orderRow
+	var o Order
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Model(&orderRow{}).
-			Where("order_id = ? AND version < ? AND status NOT IN ?", orderID, u.Version, terminalStrings).
-			Updates(map[string]any{"status": string(u.Status), "version": u.Version, "updated_at": tx.NowFunc()}).
-			Error
+		row, err := take(tx.Clauses(clause.Locking{Strength: "UPDATE"}), orderID)
 		if err != nil {
 			return err
 		}
-		row, err = take(tx, orderID)
-		return err
+		next, changed := applyStatus(row.toOrder(), u)
+		o = next
+		if !changed {
+			return nil
+		}
+		now := tx.NowFunc()
+		o.UpdatedAt = now
+		return tx.Model(&orderRow{}).Where("order_id = ?", orderID).Updates(map[string]any{
+			"status": string(next.Status), "version": next.Version, "state": string(next.State),
+			"reason": next.Reason, "failed_step": next.FailedStep, "error_type": next.ErrorType, "updated_at": now,
+		}).Error
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("set status of order %s: %w", orderID, err)
 	}
-	return row.toOrder(), nil
+	return o, nil
 }
 
 // Get returns an order, or ErrNotFound.

@@ -1,0 +1,212 @@
+package workflows_test
+
+// Regression tests of the issue "Exact money and stock under concurrency", for the defects
+// that live in the workflow. Each test is named after its defect.
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/services/inventory"
+	"github.com/ordersaga/ordersaga/services/order"
+	"github.com/ordersaga/ordersaga/services/payment"
+	"github.com/ordersaga/ordersaga/services/shipping"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// Defect 4: a long or multi-line note parked an order for good.
+func TestLongOrMultiLineNotesNeverParkAnOrder(t *testing.T) {
+	t.Run("a cancel with a 1000-character note ends CANCELLED with the reason cut to the service's limit", func(t *testing.T) {
+		h := newHarness(t)
+		h.env.OnActivity("ChargePayment", mock.Anything, mock.Anything).After(5*time.Second).Return(activities.Result{Attempt: 1}, nil)
+		h.env.RegisterDelayedCallback(func() {
+			h.update(workflows.UpdateCancel, workflows.Decision{By: "customer", Note: strings.Repeat("n", 1000)}, nil)
+		}, time.Second)
+		h.run(testOrder())
+		h.wantOutcome("Canceled", workflows.StatusCancelled)
+		h.wantCompensations("RefundPayment", "ReleaseInventory", "CancelOrder")
+		for _, r := range h.fakes.reasons {
+			if n := len([]rune(r)); n > order.MaxReasonLen {
+				t.Errorf("reason of %d characters reached the order service, limit %d", n, order.MaxReasonLen)
+			}
+		}
+	})
+	t.Run("a reject signal with a two-line note ends REJECTED, the note on one line", func(t *testing.T) {
+		h := newHarness(t)
+		h.env.RegisterDelayedCallback(func() {
+			h.env.SignalWorkflow(workflows.SignalReject, workflows.Decision{By: "bob", Note: "fraud check\nfailed twice"})
+		}, time.Minute)
+		h.run(bigOrder())
+		h.wantOutcome(activities.ApprovalRejected, workflows.StatusRejected)
+		h.wantCompensations("ReleaseInventory", "CancelOrder")
+		if f := h.state().Failure; f == nil || f.Message != "rejected by bob: fraud check failed twice" {
+			t.Errorf("failure = %+v, want the note on one line", f)
+		}
+	})
+	t.Run("a signal whose payload is not a decision is ignored, with an event saying why", func(t *testing.T) {
+		h := newHarness(t)
+		h.env.RegisterDelayedCallback(func() {
+			h.env.SignalWorkflow(workflows.SignalApprove, json.RawMessage(`{"by":"mallory","reason":"typo"}`))
+		}, time.Minute)
+		h.env.RegisterDelayedCallback(func() {
+			h.env.SignalWorkflow(workflows.SignalApprove, workflows.Decision{By: "alice"})
+		}, 2*time.Minute)
+		h.run(bigOrder())
+		h.wantOutcome("", workflows.StatusCompleted)
+		s := h.state()
+		if st := s.Step(workflows.StepApproval); st.Detail != "approved by alice" {
+			t.Errorf("approval = %q, want approved by alice (the malformed approve ignored)", st.Detail)
+		}
+		var actions []string
+		for _, e := range s.Events {
+			actions = append(actions, e.Action)
+		}
+		if len(s.Events) != 2 || s.Events[0].Action != "ignored" || !strings.Contains(s.Events[0].Note, `"reason"`) {
+			t.Errorf("events = %v (%+v), want [ignored approve], the first naming the bad field", actions, s.Events)
+		}
+	})
+	t.Run("resolve-manually leaves the order in the order service in its final status", func(t *testing.T) {
+		h := newHarness(t)
+		h.fakes.failNext("ChargePayment", payment.ErrPaymentDeclined)
+		h.fakes.failAlways("CancelOrder", unavailable("the order service is down"))
+		h.env.RegisterDelayedCallback(func() {
+			if s := h.state(); s.Status != workflows.StatusNeedsAttention {
+				t.Errorf("status = %s, want NEEDS_ATTENTION", s.Status)
+			}
+			h.update(workflows.UpdateResolveManually, workflows.Decision{By: "ops", Note: "marked the order rejected by hand"}, nil)
+		}, time.Hour)
+		h.run(testOrder())
+		h.wantOutcome(activities.PaymentDeclined, workflows.StatusRejected)
+		if got := h.fakes.statuses[len(h.fakes.statuses)-1]; got != "REJECTED:"+activities.PaymentDeclined {
+			t.Errorf("the order service was last told %q, want REJECTED:PaymentDeclined", got)
+		}
+		var mirrored workflows.OrderState
+		if err := json.Unmarshal(h.fakes.state, &mirrored); err != nil || mirrored.Status != workflows.StatusRejected {
+			t.Errorf("the read model holds %s (%v), want the final REJECTED state", mirrored.Status, err)
+		}
+	})
+}
+
+// Defect 6: reusing an order ID after retention compensated another order's work.
+func TestADuplicateOrderIDCompensatesNothing(t *testing.T) {
+	cases := []struct {
+		name     string
+		step     string
+		err      error
+		errType  string
+		compsRun []string
+	}{
+		{"CreateOrder refused as another order's ID", "CreateOrder", order.ErrConflict, activities.IdempotencyConflict, nil},
+		{"CreateOrder refused because the ID's order was undone", "CreateOrder", order.ErrCompensated, activities.AlreadyCompensated, nil},
+		{"ReserveInventory refused as another order's reservation", "ReserveInventory", inventory.ErrConflict, activities.IdempotencyConflict, []string{"CancelOrder"}},
+		{"ChargePayment refused as another order's payment", "ChargePayment", payment.ErrConflict, activities.IdempotencyConflict, []string{"ReleaseInventory", "CancelOrder"}},
+		{"ScheduleShipping refused as another order's shipment", "ScheduleShipping", shipping.ErrConflict, activities.IdempotencyConflict,
+			[]string{"RefundPayment", "ReleaseInventory", "CancelOrder"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+": undoes only this saga's earlier steps", func(t *testing.T) {
+			h := newHarness(t)
+			h.fakes.failNext(tc.step, tc.err)
+			h.run(testOrder())
+			h.wantOutcome(tc.errType, workflows.StatusRejected)
+			h.wantCompensations(tc.compsRun...)
+		})
+	}
+}
+
+// Defect 7: an ambiguous reserve attempt followed by OutOfStock registered no release.
+func TestARefusalAfterAnAmbiguousAttemptIsCompensated(t *testing.T) {
+	t.Run("OutOfStock after a reserve attempt that failed releases the reservation too", func(t *testing.T) {
+		h := newHarness(t)
+		h.fakes.failNext("ReserveInventory", unavailable("the first attempt's answer was lost"), inventory.ErrOutOfStock)
+		h.run(testOrder())
+		h.wantOutcome(activities.OutOfStock, workflows.StatusRejected)
+		h.wantCompensations("ReleaseInventory", "CancelOrder")
+	})
+	t.Run("OutOfStock on the first attempt releases nothing", func(t *testing.T) {
+		h := newHarness(t)
+		h.fakes.failNext("ReserveInventory", inventory.ErrOutOfStock)
+		h.run(testOrder())
+		h.wantOutcome(activities.OutOfStock, workflows.StatusRejected)
+		h.wantCompensations("CancelOrder")
+	})
+	t.Run("a decline after a charge attempt that failed refunds (a no-op) too", func(t *testing.T) {
+		h := newHarness(t)
+		h.fakes.failNext("ChargePayment", unavailable("timeout"), payment.ErrInsufficientFunds)
+		h.run(testOrder())
+		h.wantOutcome(activities.InsufficientFunds, workflows.StatusRejected)
+		h.wantCompensations("RefundPayment", "ReleaseInventory", "CancelOrder")
+	})
+}
+
+// Defect 8: a zero-priced order was always rejected at ChargePayment.
+func TestAFreeOrderSkipsTheCharge(t *testing.T) {
+	free := func() workflows.OrderInput {
+		in := testOrder()
+		in.Items = []workflows.Item{{SKU: "SKU-SAMPLE", Quantity: 2, UnitPriceCents: 0}}
+		in.TotalCents = 0
+		return in
+	}
+	t.Run("it completes without calling the payment service", func(t *testing.T) {
+		h := newHarness(t)
+		h.run(free())
+		h.wantOutcome("", workflows.StatusCompleted)
+		if n := h.fakes.count("ChargePayment"); n != 0 {
+			t.Errorf("ChargePayment called %d times for a free order", n)
+		}
+		if st := h.state().Step(workflows.StepChargePayment); st.Status != workflows.StepSkipped {
+			t.Errorf("ChargePayment = %s, want SKIPPED", st.Status)
+		}
+	})
+	t.Run("a failure after it refunds nothing", func(t *testing.T) {
+		h := newHarness(t)
+		h.fakes.failNext("ScheduleShipping", shipping.ErrShippingUnavailable)
+		h.run(free())
+		h.wantOutcome(activities.ShippingUnavailable, workflows.StatusRejected)
+		h.wantCompensations("ReleaseInventory", "CancelOrder")
+	})
+}
+
+// Defect 9: the read model (the order service's copy) ends where the saga ended.
+func TestTheReadModelHoldsTheFinalState(t *testing.T) {
+	h := newHarness(t)
+	h.run(testOrder())
+	var mirrored workflows.OrderState
+	if err := json.Unmarshal(h.fakes.state, &mirrored); err != nil {
+		t.Fatal(err)
+	}
+	final := h.state()
+	if mirrored.Status != workflows.StatusCompleted || mirrored.Version != final.Version ||
+		mirrored.Step(workflows.StepConfirmOrder).Status != workflows.StepCompleted {
+		t.Errorf("read model = %s v%d, want the final state %s v%d", mirrored.Status, mirrored.Version, final.Status, final.Version)
+	}
+}
+
+// Defect 5: waiting with await-settled costs one update, with no timer.
+func TestAwaitSettledAnswersOnceTheOrderSettles(t *testing.T) {
+	h := newHarness(t)
+	var got workflows.OrderState
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(workflows.UpdateAwaitSettled, "", &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { t.Errorf("await-settled refused: %v", err) },
+			OnComplete: func(v any, err error) {
+				if err != nil {
+					t.Errorf("await-settled failed: %v", err)
+					return
+				}
+				got = v.(workflows.OrderState)
+			},
+		})
+	}, 0)
+	h.run(bigOrder())
+	if got.Status != workflows.StatusAwaitingApproval && got.Status != workflows.StatusRejected {
+		t.Errorf("await-settled answered %s, want AWAITING_APPROVAL (the first settled state)", got.Status)
+	}
+}

@@ -1,0 +1,33 @@
+package workflows
+
+import "go.temporal.io/sdk/workflow"
+
+// Changes to OrderWorkflow that orders already running must survive. Orders live for up to
+// a day awaiting approval, and longer in NEEDS_ATTENTION, so a new worker build replays
+// histories that older code wrote. Each change below is taken only by executions that
+// reach it for the first time on code that knows it (workflow.GetVersion records that in
+// the history, as a marker and the TemporalChangeVersion search attribute); replayed
+// histories written before it keep the old path. The replay test over
+// testdata/histories holds the old paths to this.
+//
+// A change ID can be removed, keeping only its new path, once no execution that took the
+// old path is still open (`temporal workflow count --query 'ExecutionStatus="Running"
+// AND StartTime < "<release time>"'`).
+const (
+	// changeRetriedRefusalCompensated: a business rejection after a retried attempt
+	// registers the step's compensation, since the earlier attempt may have landed late.
+	changeRetriedRefusalCompensated = "retried-refusal-compensated"
+	// changeDuplicateNotCompensated: a step refused with IdempotencyConflict or
+	// AlreadyCompensated registers no compensation (it would undo another order's work).
+	changeDuplicateNotCompensated = "duplicate-not-compensated"
+	// changeFreeOrdersSkipCharge: an order whose total is zero skips ChargePayment.
+	changeFreeOrdersSkipCharge = "free-orders-skip-charge"
+	// changeFinalStatusMirrored: the final status and the saga's last view of the order
+	// are written to the order service (the read model) before the workflow closes.
+	changeFinalStatusMirrored = "final-status-mirrored"
+)
+
+// changed reports whether this execution takes the new path of change id.
+func changed(ctx workflow.Context, id string) bool {
+	return workflow.GetVersion(ctx, id, workflow.DefaultVersion, 1) == 1
+}
