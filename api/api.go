@@ -31,6 +31,9 @@ type Temporal interface {
 	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
 	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	NewWithStartWorkflowOperation(options client.StartWorkflowOptions, workflow any, args ...any) client.WithStartWorkflowOperation
+	UpdateWithStartWorkflow(ctx context.Context, options client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	WorkflowService() workflowservice.WorkflowServiceClient
 	CheckHealth(ctx context.Context, request *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
 }
 
@@ -82,6 +85,9 @@ type Deps struct {
 	Readiness []Dependency
 	// Metrics receives the API's metrics; nil disables /metrics.
 	Metrics *prometheus.Registry
+	// DataConverter decodes payloads read from Temporal's history: the Temporal client's
+	// converter. Nil means the SDK's default.
+	DataConverter converter.DataConverter
 }
 
 // MaxWait bounds the ?wait= of POST /v1/orders.
@@ -96,6 +102,13 @@ type server struct {
 }
 
 func (s *server) metrics() *apiMetrics { return s.m }
+
+func (s *server) dataConverter() converter.DataConverter {
+	if s.deps.DataConverter != nil {
+		return s.deps.DataConverter
+	}
+	return converter.GetDefaultDataConverter()
+}
 
 // New returns the API's HTTP handler.
 func New(cfg Config, deps Deps, log *slog.Logger) http.Handler {

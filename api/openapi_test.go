@@ -619,6 +619,16 @@ func (unserved) UpdateWorkflow(context.Context, client.UpdateWorkflowOptions) (c
 	return nil, errUnserved
 }
 
+func (unserved) UpdateWithStartWorkflow(context.Context, client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+	return nil, errUnserved
+}
+
+func (unserved) NewWithStartWorkflowOperation(client.StartWorkflowOptions, any, ...any) client.WithStartWorkflowOperation {
+	return nil
+}
+
+func (unserved) WorkflowService() workflowservice.WorkflowServiceClient { return nil }
+
 func (unserved) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
 	return nil, errUnserved
 }

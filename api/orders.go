@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,13 +74,27 @@ func (r PlaceOrderRequest) hash() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// sameAs reports whether o, as the order service recorded it, was placed by a request
+// with r's content: the same customer, items, payment method and address.
+func (r PlaceOrderRequest) sameAs(o order.Order) bool {
+	if o.CustomerID != r.CustomerID || o.PaymentMethod != r.PaymentMethod ||
+		o.ShippingAddress != order.Address(r.ShippingAddress) || len(o.Items) != len(r.Items) {
+		return false
+	}
+	for _, it := range r.Items {
+		if !slices.ContainsFunc(o.Items, func(oi order.Item) bool { return oi.SKU == it.SKU && oi.Quantity == it.Quantity }) {
+			return false
+		}
+	}
+	return true
+}
+
 // placeOrder starts an order's saga: POST /v1/orders.
 //
 // The order ID is the body's, or derived from the Idempotency-Key, or new. Its workflow ID
 // is never reused, so a repeated request finds the first order: same body → 200 with it;
 // a different body → 422 (same key) or 409 (same order ID). New orders answer 202.
 func (s *server) placeOrder(c *gin.Context) {
-	ctx := c.Request.Context()
 	var req PlaceOrderRequest
 	if err := httpx.BindJSON(c, &req); err != nil {
 		_ = c.Error(err)
@@ -101,61 +116,176 @@ func (s *server) placeOrder(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	orderID := req.OrderID
-	switch {
-	case orderID != "":
-	case key != "":
-		sum := sha256.Sum256([]byte("idempotency-key:" + key))
-		orderID = "ord-" + hex.EncodeToString(sum[:12])
-	default:
-		orderID = workflows.NewOrderID()
-	}
-
-	in, err := s.priceOrder(ctx, orderID, req)
+	view, created, err := s.place(c.Request.Context(), req, key, wait)
 	if err != nil {
 		_ = c.Error(err)
 		return
 	}
-	hash := req.hash()
-	memo := map[string]any{memoRequestHash: hash}
-	if key != "" {
-		memo[memoIdempotencyKey] = key
-	}
-	created := true
-	run, err := s.deps.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(in, s.cfg.TaskQueue, memo), workflows.WorkflowType, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	switch {
-	case errors.As(err, &started):
-		created = false
-		if err := s.checkReplay(ctx, orderID, hash, key != ""); err != nil {
-			_ = c.Error(err)
-			return
-		}
-	case err != nil:
-		_ = c.Error(fromTemporal(orderID, err))
-		return
-	}
-	s.metrics().placed(created)
-
-	var view OrderView
-	switch {
-	case wait > 0:
-		view, err = s.waitSettled(ctx, orderID, wait)
-	case created:
-		view = s.viewOf(initialState(in, run.GetRunID(), time.Now())) // no round trip: nothing has happened yet
-	default:
-		view, err = s.view(ctx, orderID)
-	}
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.Header("Location", "/v1/orders/"+orderID)
+	c.Header("Location", "/v1/orders/"+view.OrderID)
 	if created {
 		c.JSON(http.StatusAccepted, view)
 		return
 	}
 	c.JSON(http.StatusOK, view)
+}
+
+// OrderIDForKey returns the ID of the order placed with an Idempotency-Key: "ord-" and 24
+// hex digits of the key's SHA-256, so that the same key always finds the same order.
+func OrderIDForKey(key string) string {
+	sum := sha256.Sum256([]byte("idempotency-key:" + key))
+	return "ord-" + hex.EncodeToString(sum[:12])
+}
+
+// place places the order req (with its Idempotency-Key, if any), waiting up to wait for it
+// to settle, and reports whether this request created it. Once the order's workflow has
+// started, place answers with what it knows (at least the PENDING order) and no error:
+// an error after the start would invite the client to place the order again.
+func (s *server) place(ctx context.Context, req PlaceOrderRequest, key string, wait time.Duration) (OrderView, bool, error) {
+	orderID := req.OrderID
+	switch {
+	case orderID != "":
+	case key != "":
+		orderID = OrderIDForKey(key)
+	default:
+		orderID = workflows.NewOrderID()
+	}
+	byKey := key != ""
+	if req.OrderID != "" || byKey {
+		// A client-chosen ID may belong to an order whose workflow is gone (past the
+		// namespace's retention): the order service still knows it.
+		if view, found, err := s.pastOrder(ctx, orderID, req, byKey); found || err != nil {
+			return view, false, err
+		}
+	}
+	in, err := s.priceOrder(ctx, orderID, req)
+	if err != nil {
+		return OrderView{}, false, err
+	}
+	hash := req.hash()
+	memo := map[string]any{memoRequestHash: hash}
+	if byKey {
+		memo[memoIdempotencyKey] = key
+	}
+	opts := workflows.StartOptions(in, s.cfg.TaskQueue, memo)
+
+	var (
+		view    OrderView
+		started bool
+	)
+	if wait > 0 {
+		view, started, err = s.startAndWait(ctx, in, opts, hash, byKey, wait)
+	} else {
+		var run client.WorkflowRun
+		run, err = s.deps.Temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowType, in)
+		if err == nil {
+			started = true
+			view = s.viewOf(initialState(in, run.GetRunID(), time.Now())) // nothing has happened yet
+		}
+	}
+	if started {
+		s.metrics().placed(true)
+		return view, true, nil
+	}
+	if !errors.As(err, new(*serviceerror.WorkflowExecutionAlreadyStarted)) {
+		return OrderView{}, false, fromTemporal(orderID, err)
+	}
+	runID, err := s.checkReplay(ctx, orderID, hash, byKey)
+	if err != nil {
+		return OrderView{}, false, err
+	}
+	s.metrics().placed(false)
+	if wait > 0 {
+		view, err = s.awaitSettled(ctx, orderID, wait)
+	} else {
+		view, err = s.view(ctx, orderID)
+	}
+	if err != nil {
+		// The order exists: answer what is known rather than an error that invites a retry.
+		s.log.WarnContext(ctx, "answering a replay with the order as placed", "orderId", orderID, "error", err)
+		view = s.viewOf(initialState(in, runID, time.Now()))
+	}
+	return view, false, nil
+}
+
+// pastOrder answers a request for a client-chosen order ID that the order service
+// already knows: the same request again is a replay of that order (found, with its view);
+// another one is ErrKeyReused or ErrOrderExists. An order the service does not know (the
+// usual case) is not found. When the order service cannot answer, the check is skipped:
+// the workflow's ID still refuses a live duplicate, and a saga started for an ID that an
+// old order holds is refused at its first step and changes nothing.
+func (s *server) pastOrder(ctx context.Context, orderID string, req PlaceOrderRequest, byKey bool) (OrderView, bool, error) {
+	o, err := s.deps.Orders.Get(ctx, orderID)
+	switch {
+	case errors.Is(err, order.ErrNotFound):
+		return OrderView{}, false, nil
+	case err != nil:
+		s.log.WarnContext(ctx, "could not check the order service for an earlier order", "orderId", orderID, "error", err)
+		return OrderView{}, false, nil
+	case o.Tombstone:
+		// The saga undid this ID before its order was created; it refuses any other.
+		return OrderView{}, false, replayConflict(orderID, byKey)
+	case !req.sameAs(o):
+		return OrderView{}, false, replayConflict(orderID, byKey)
+	}
+	s.metrics().placed(false)
+	return s.viewOf(stateOf(o)), true, nil
+}
+
+func replayConflict(orderID string, byKey bool) error {
+	if byKey {
+		return fmt.Errorf("%w: order %s was placed with this key", ErrKeyReused, orderID)
+	}
+	return fmt.Errorf("%w: %s", ErrOrderExists, orderID)
+}
+
+// startAndWait starts the order's workflow and waits up to wait for it to settle, in one
+// request to Temporal (update-with-start: the start and the await-settled update travel
+// together, and the answer comes when the order settles). It reports whether the workflow
+// started; when it did but the wait fails or ends first, the view is the order as placed.
+// hash and byKey are the request's, to recognise the order when the start's answer is lost.
+func (s *server) startAndWait(ctx context.Context, in workflows.OrderInput, opts client.StartWorkflowOptions,
+	hash string, byKey bool, wait time.Duration) (OrderView, bool, error) {
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	start := s.deps.Temporal.NewWithStartWorkflowOperation(opts, workflows.WorkflowType, in)
+	h, err := s.deps.Temporal.UpdateWithStartWorkflow(wctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: start,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName:   workflows.UpdateAwaitSettled,
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if errors.As(err, new(*serviceerror.WorkflowExecutionAlreadyStarted)) {
+		return OrderView{}, false, err
+	}
+	var st workflows.OrderState
+	if err == nil { // the start succeeded: the update was admitted with it
+		err = h.Get(wctx, &st)
+	}
+	// The start's result is there at once when it succeeded; otherwise the start may not
+	// have reached the server, and the wait below is short.
+	gctx, gcancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer gcancel()
+	run, startErr := start.Get(gctx)
+	if startErr != nil {
+		// The start's answer was lost, or it never reached the server: ask Temporal.
+		runID, cerr := s.checkReplay(ctx, in.OrderID, hash, byKey)
+		if cerr != nil {
+			if errors.Is(cerr, ErrOrderNotFound) {
+				return OrderView{}, false, err // nothing was started
+			}
+			return OrderView{}, false, cerr
+		}
+		s.log.WarnContext(ctx, "the order started but its start's answer did not come", "orderId", in.OrderID, "error", err)
+		return s.viewOf(initialState(in, runID, time.Now())), true, nil
+	}
+	if err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			s.log.WarnContext(ctx, "the order started but waiting for it failed", "orderId", in.OrderID, "error", err)
+		}
+		return s.viewOf(initialState(in, run.GetRunID(), time.Now())), true, nil
+	}
+	return s.viewOf(st), true, nil
 }
 
 // priceOrder builds the workflow input, with prices from the catalogue.
@@ -181,23 +311,22 @@ func (s *server) priceOrder(ctx context.Context, orderID string, req PlaceOrderR
 	return in, nil
 }
 
-// checkReplay compares a repeated request with the one that started the order.
-func (s *server) checkReplay(ctx context.Context, orderID, hash string, byKey bool) error {
+// checkReplay compares a repeated request with the one that started the order, and
+// returns the order's run ID.
+func (s *server) checkReplay(ctx context.Context, orderID, hash string, byKey bool) (string, error) {
 	desc, err := s.deps.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(orderID), "")
 	if err != nil {
-		return fromTemporal(orderID, err)
+		return "", fromTemporal(orderID, err)
 	}
+	info := desc.GetWorkflowExecutionInfo()
 	var stored string
-	if p := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[memoRequestHash]; p != nil {
+	if p := info.GetMemo().GetFields()[memoRequestHash]; p != nil {
 		_ = json.Unmarshal(p.GetData(), &stored)
 	}
-	switch {
-	case stored == hash:
-		return nil
-	case byKey:
-		return fmt.Errorf("%w: order %s was placed with this key", ErrKeyReused, orderID)
+	if stored != hash {
+		return "", replayConflict(orderID, byKey)
 	}
-	return fmt.Errorf("%w: %s", ErrOrderExists, orderID)
+	return info.GetExecution().GetRunId(), nil
 }
 
 // parseWait reads ?wait=: a duration ("10s") or a number of seconds, at most MaxWait.
@@ -219,50 +348,60 @@ func parseWait(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// getOrder answers GET /v1/orders/{orderId}.
+// getOrder answers GET /v1/orders/{orderId}[?wait=10s][&live=true].
 func (s *server) getOrder(c *gin.Context) {
-	view, err := s.view(c.Request.Context(), c.Param("orderId"))
+	ctx, orderID := c.Request.Context(), c.Param("orderId")
+	wait, err := parseWait(c.Query("wait"))
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	live, err := parseBool(c.Query("live"))
+	if err != nil {
+		_ = c.Error(httpx.Invalid("live", "must be true or false"))
+		return
+	}
+	var view OrderView
+	switch {
+	case wait > 0:
+		view, err = s.awaitSettled(ctx, orderID, wait)
+	case live:
+		view, err = s.liveView(ctx, orderID)
+	default:
+		view, err = s.view(ctx, orderID)
+	}
 	httpx.Respond(c, http.StatusOK, view, err)
 }
 
-// view returns an order from its workflow's status query or, when the workflow cannot
-// answer (gone past retention, or no worker to replay it), from the order service.
-func (s *server) view(ctx context.Context, orderID string) (OrderView, error) {
-	if !httpx.ValidID(orderID) {
-		return OrderView{}, fmt.Errorf("%w: %q", ErrOrderNotFound, orderID)
+func parseBool(s string) (bool, error) {
+	if s == "" {
+		return false, nil
 	}
-	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	val, qerr := s.deps.Temporal.QueryWorkflow(qctx, workflows.WorkflowID(orderID), "", workflows.QueryStatus)
-	if qerr == nil {
-		var st workflows.OrderState
-		if err := val.Get(&st); err != nil {
-			return OrderView{}, fmt.Errorf("decode the status of order %s: %w", orderID, err)
-		}
-		return s.viewOf(st), nil
-	}
-	o, err := s.deps.Orders.Get(ctx, orderID)
-	switch {
-	case err == nil:
-		s.log.WarnContext(ctx, "answering from the order service: the workflow did not answer", "orderId", orderID, "error", qerr)
-		return s.viewOf(stateOf(o)), nil
-	case errors.Is(err, order.ErrNotFound):
-		if errors.As(qerr, new(*serviceerror.NotFound)) {
-			return OrderView{}, fmt.Errorf("%w: %s", ErrOrderNotFound, orderID)
-		}
-	}
-	return OrderView{}, fromTemporal(orderID, qerr)
+	return strconv.ParseBool(s)
 }
 
-// waitSettled waits up to d for the order to settle (final, awaiting approval or needing
-// attention), with the workflow's wait-settled update, and returns its view.
-func (s *server) waitSettled(ctx context.Context, orderID string, d time.Duration) (OrderView, error) {
-	st, err := s.update(ctx, orderID, workflows.UpdateWaitSettled, workflows.Duration(d), d+10*time.Second)
-	if err != nil {
-		// A closed workflow takes no updates: its query still answers.
-		return s.view(ctx, orderID)
+// cancelOrder answers POST /v1/orders/{orderId}/cancel: 202 while the saga unwinds, 409
+// past the point of no return.
+func (s *server) cancelOrder(c *gin.Context) {
+	var req DecisionRequest
+	if err := httpx.BindOptionalJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
 	}
-	return s.viewOf(st), nil
+	if err := req.validate(false); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if req.By == "" {
+		req.By = "customer"
+	}
+	orderID := c.Param("orderId")
+	st, err := s.update(c.Request.Context(), orderID, workflows.UpdateCancel, workflows.Decision(req), 10*time.Second)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusAccepted, s.viewOf(st))
 }
 
 // update sends an update to the order's workflow and waits for its result. A closed
@@ -297,33 +436,9 @@ type DecisionRequest struct {
 
 func (r DecisionRequest) validate(noteRequired bool) error {
 	var v httpx.Validator
-	v.Text("by", r.By, false, 100)
-	v.Text("note", r.Note, noteRequired, 1000)
+	v.Text("by", r.By, false, workflows.MaxDecisionBy)
+	v.Text("note", r.Note, noteRequired, workflows.MaxDecisionNote)
 	return v.Err()
-}
-
-// cancelOrder answers POST /v1/orders/{orderId}/cancel: 202 while the saga unwinds, 409
-// past the point of no return.
-func (s *server) cancelOrder(c *gin.Context) {
-	var req DecisionRequest
-	if err := httpx.BindOptionalJSON(c, &req); err != nil {
-		_ = c.Error(err)
-		return
-	}
-	if err := req.validate(false); err != nil {
-		_ = c.Error(err)
-		return
-	}
-	if req.By == "" {
-		req.By = "customer"
-	}
-	orderID := c.Param("orderId")
-	st, err := s.update(c.Request.Context(), orderID, workflows.UpdateCancel, workflows.Decision(req), 10*time.Second)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	c.JSON(http.StatusAccepted, s.viewOf(st))
 }
 
 // decide returns the handler of an operator action (approve, reject, retry-compensations,

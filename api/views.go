@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"time"
@@ -48,18 +49,40 @@ func initialState(in workflows.OrderInput, runID string, now time.Time) workflow
 	return st
 }
 
-// stateOf is the state the order service knows: no steps, the failure as recorded.
+// stateOf is the order as the read model holds it: the saga's view of it, as the workflow
+// last wrote it to the order service, with the order service's own status when that is
+// further along (the final status, recorded by the last step, before the saga's final
+// view arrives). Before the saga's first view, the steps are derived from the status.
 func stateOf(o order.Order) workflows.OrderState {
-	st := workflows.OrderState{
+	var st workflows.OrderState
+	if len(o.State) > 0 && json.Unmarshal(o.State, &st) == nil && st.OrderID == o.OrderID {
+		if status := workflows.OrderStatus(o.Status); status.Final() && !st.Status.Final() {
+			st.Status = status
+			st.Failure = failureOf(o)
+		}
+		return st
+	}
+	st = workflows.OrderState{
 		OrderID: o.OrderID, CustomerID: o.CustomerID, TotalCents: o.TotalCents, Currency: o.Currency,
 		Status: workflows.OrderStatus(o.Status), WorkflowID: workflows.WorkflowID(o.OrderID),
-		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		Version: o.Version, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, Failure: failureOf(o),
 	}
 	for _, it := range o.Items {
 		st.Items = append(st.Items, workflows.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents})
 	}
-	if o.ErrorType != "" {
-		st.Failure = &workflows.Failure{Step: workflows.Step(o.FailedStep), Type: o.ErrorType, Message: o.Reason}
+	for _, step := range workflows.Steps {
+		status := workflows.StepPending
+		if step == workflows.StepCreateOrder && !o.Tombstone {
+			status = workflows.StepCompleted // the order service has the order
+		}
+		st.Steps = append(st.Steps, workflows.StepState{Name: step, Status: status})
 	}
 	return st
+}
+
+func failureOf(o order.Order) *workflows.Failure {
+	if o.ErrorType == "" {
+		return nil
+	}
+	return &workflows.Failure{Step: workflows.Step(o.FailedStep), Type: o.ErrorType, Message: o.Reason}
 }

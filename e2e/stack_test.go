@@ -436,22 +436,33 @@ func (s *stack) place(t *testing.T, req api.PlaceOrderRequest) api.OrderView {
 	return r.view(t)
 }
 
-// get returns an order's view.
+// get returns an order's view, from the read model.
 func (s *stack) get(t *testing.T, orderID string) api.OrderView {
 	t.Helper()
-	r := s.call(t, http.MethodGet, "/v1/orders/"+orderID, nil)
+	return s.getPath(t, "/v1/orders/"+orderID)
+}
+
+// getLive returns an order's view from its workflow (?live=true): exact to the step.
+func (s *stack) getLive(t *testing.T, orderID string) api.OrderView {
+	t.Helper()
+	return s.getPath(t, "/v1/orders/"+orderID+"?live=true")
+}
+
+func (s *stack) getPath(t *testing.T, path string) api.OrderView {
+	t.Helper()
+	r := s.call(t, http.MethodGet, path, nil)
 	if r.status != http.StatusOK {
-		t.Fatalf("get order %s: %d %s", orderID, r.status, r.body)
+		t.Fatalf("GET %s: %d %s", path, r.status, r.body)
 	}
 	return r.view(t)
 }
 
-// await polls the order until cond holds (every 50ms, up to limit).
+// await polls the order's live view until cond holds (every 50ms, up to limit).
 func (s *stack) await(t *testing.T, orderID string, limit time.Duration, what string, cond func(api.OrderView) bool) api.OrderView {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		v := s.get(t, orderID)
+		v := s.getLive(t, orderID)
 		if cond(v) {
 			return v
 		}

@@ -1,0 +1,179 @@
+// Package books checks that the services' books agree with the orders' outcomes: after a
+// set of orders has settled, every one is final (or waits for an operator), and the
+// stock, the balances, the payments and the shipments are exactly what the COMPLETED
+// orders account for. Nothing lost, nothing charged twice, no stock leaked.
+//
+// It reads only what a client can: the public API (each order's status) and the
+// services' read endpoints. The load generator and the end-to-end tests share it.
+package books
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+
+	"github.com/ordersaga/ordersaga/services/inventory"
+	"github.com/ordersaga/ordersaga/services/payment"
+	"github.com/ordersaga/ordersaga/services/shipping"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// Source is what the check reads. The services' clients and the API client satisfy it;
+// tests feed it broken books.
+type Source interface {
+	// Order returns an order as the public API shows it.
+	Order(ctx context.Context, orderID string) (workflows.OrderState, error)
+	// Product returns a product with its available and reserved stock.
+	Product(ctx context.Context, sku string) (inventory.Product, error)
+	// Reservation returns an order's reservation; an error wrapping inventory.ErrNotFound
+	// when it has none.
+	Reservation(ctx context.Context, orderID string) (inventory.Reservation, error)
+	// Customer returns a customer and its balance.
+	Customer(ctx context.Context, customerID string) (payment.Customer, error)
+	// Payment returns an order's payment; an error wrapping payment.ErrNotFound when it
+	// has none.
+	Payment(ctx context.Context, orderID string) (payment.Payment, error)
+	// Shipment returns an order's shipment; an error wrapping shipping.ErrNotFound when it
+	// has none.
+	Shipment(ctx context.Context, orderID string) (shipping.Shipment, error)
+}
+
+// Opening is the state of the books before the orders: the stock (available plus
+// reserved) of every SKU they use and the balance of every customer who placed them.
+// Only orders in the check may have touched these.
+type Opening struct {
+	Stock    map[string]int
+	Balances map[string]int64
+}
+
+// Report is the outcome of a check.
+type Report struct {
+	// Orders counts the orders checked, and ByStatus by final status.
+	Orders   int
+	ByStatus map[workflows.OrderStatus]int
+	// NeedsAttention lists the orders waiting for an operator: their holdings are counted
+	// as held, not as leaks.
+	NeedsAttention []string
+	// Problems lists what disagrees, order by order, then SKU by SKU and customer by
+	// customer. Empty when the books are right.
+	Problems []string
+}
+
+// OK reports whether the books are right.
+func (r Report) OK() bool { return len(r.Problems) == 0 }
+
+// Check reads the orders and the books and reports every disagreement. It returns an
+// error only when it cannot read something.
+func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Report, error) {
+	r := Report{ByStatus: map[workflows.OrderStatus]int{}}
+	problem := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
+	var (
+		held    = map[string]int{}   // SKU → units held by COMPLETED and NEEDS_ATTENTION orders
+		charged = map[string]int64{} // customer → cents taken for COMPLETED and NEEDS_ATTENTION orders
+	)
+	for _, id := range orderIDs {
+		r.Orders++
+		o, err := src.Order(ctx, id)
+		if err != nil {
+			return r, fmt.Errorf("order %s: %w", id, err)
+		}
+		r.ByStatus[o.Status]++
+		res, rerr := src.Reservation(ctx, id)
+		pay, perr := src.Payment(ctx, id)
+		ship, serr := src.Shipment(ctx, id)
+		for _, err := range []error{rerr, perr, serr} {
+			if err != nil && !notFound(err) {
+				return r, fmt.Errorf("order %s: %w", id, err)
+			}
+		}
+		reserved := rerr == nil && res.Status == inventory.Reserved
+		paid := perr == nil && pay.Status == payment.Charged
+		shipped := serr == nil && ship.Status == shipping.Scheduled
+		if reserved {
+			for _, it := range res.Items {
+				held[it.SKU] += it.Quantity
+			}
+		}
+		if paid {
+			charged[pay.CustomerID] += pay.AmountCents
+		}
+		switch {
+		case o.Status == workflows.StatusCompleted:
+			if !reserved || !sameItems(res.Items, o.Items) {
+				problem("order %s is COMPLETED but its reservation is %s %v, not its items %v", id, res.Status, res.Items, o.Items)
+			}
+			if want := o.TotalCents > 0; paid != want || (paid && pay.AmountCents != o.TotalCents) {
+				problem("order %s is COMPLETED for %d¢ but its payment is %s %d¢", id, o.TotalCents, statusOr(pay.Status, perr), pay.AmountCents)
+			}
+			if !shipped {
+				problem("order %s is COMPLETED but its shipment is %s", id, statusOr(ship.Status, serr))
+			}
+		case o.Status == workflows.StatusNeedsAttention:
+			r.NeedsAttention = append(r.NeedsAttention, id)
+		case o.Status.Final(): // REJECTED or CANCELLED: everything undone
+			if reserved {
+				problem("order %s is %s but still holds %v", id, o.Status, res.Items)
+			}
+			if perr == nil && (pay.Status == payment.Charged || pay.Status == payment.Pending) {
+				problem("order %s is %s but its payment is %s (%d¢)", id, o.Status, pay.Status, pay.AmountCents)
+			}
+			if shipped {
+				problem("order %s is %s but its shipment is still scheduled", id, o.Status)
+			}
+		default:
+			problem("order %s is still %s: lost or stuck", id, o.Status)
+		}
+	}
+
+	for _, sku := range slices.Sorted(maps.Keys(open.Stock)) {
+		p, err := src.Product(ctx, sku)
+		if err != nil {
+			return r, fmt.Errorf("product %s: %w", sku, err)
+		}
+		initial := open.Stock[sku]
+		if p.Available+p.Reserved != initial {
+			problem("%s: available %d + reserved %d = %d, but the opening stock was %d", sku, p.Available, p.Reserved, p.Available+p.Reserved, initial)
+		}
+		if p.Reserved != held[sku] {
+			problem("%s: %d reserved, but the completed orders (and those awaiting an operator) hold %d", sku, p.Reserved, held[sku])
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(open.Balances)) {
+		c, err := src.Customer(ctx, id)
+		if err != nil {
+			return r, fmt.Errorf("customer %s: %w", id, err)
+		}
+		if want := open.Balances[id] - charged[id]; c.BalanceCents != want {
+			problem("customer %s: balance %d¢, but the opening %d¢ less %d¢ charged for completed orders is %d¢",
+				id, c.BalanceCents, open.Balances[id], charged[id], want)
+		}
+	}
+	sort.Strings(r.NeedsAttention)
+	return r, nil
+}
+
+func notFound(err error) bool {
+	return errors.Is(err, inventory.ErrNotFound) || errors.Is(err, payment.ErrNotFound) || errors.Is(err, shipping.ErrNotFound)
+}
+
+func statusOr[S ~string](s S, err error) string {
+	if err != nil {
+		return "missing"
+	}
+	return string(s)
+}
+
+func sameItems(res []inventory.Item, ordered []workflows.Item) bool {
+	if len(res) != len(ordered) {
+		return false
+	}
+	for _, it := range ordered {
+		if !slices.Contains(res, inventory.Item{SKU: it.SKU, Quantity: it.Quantity}) {
+			return false
+		}
+	}
+	return true
+}
