@@ -10,13 +10,13 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"go.temporal.io/sdk/activity"
 
-	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/money"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
@@ -65,75 +65,18 @@ type Activities struct {
 	Shipping  ShippingService
 }
 
-// Order is what the saga's steps need to know about an order.
-type Order struct {
-	OrderID         string  `json:"orderId"`
-	CustomerID      string  `json:"customerId"`
-	Items           []Item  `json:"items"`
-	TotalCents      int64   `json:"totalCents"`
-	Currency        string  `json:"currency"`
-	PaymentMethod   string  `json:"paymentMethod"`
-	ShippingAddress Address `json:"shippingAddress"`
-}
-
-// Item is an order line, priced when the order was placed.
-type Item struct {
-	SKU            string `json:"sku"`
-	Quantity       int    `json:"quantity"`
-	UnitPriceCents int64  `json:"unitPriceCents"`
-}
-
-// Address is where an order ships.
-type Address struct {
-	Name       string `json:"name"`
-	Line1      string `json:"line1"`
-	City       string `json:"city"`
-	PostalCode string `json:"postalCode"`
-	Country    string `json:"country"`
-}
-
-// Result is what a step or a compensation reports to the workflow.
-type Result struct {
-	// Attempt is the attempt that succeeded (1 for the first).
-	Attempt int32 `json:"attempt"`
-	// Detail says what the service did, for people: "charged $30.00", "tracking 1Z...".
-	Detail string `json:"detail"`
-}
-
-// CancelOrderInput is the input of CancelOrder.
-type CancelOrderInput struct {
-	OrderID string `json:"orderId"`
-	// Status is "CANCELLED" (by the customer or an operator) or "REJECTED" (a step failed).
-	Status     string `json:"status"`
-	Reason     string `json:"reason"`
-	FailedStep string `json:"failedStep,omitempty"`
-	ErrorType  string `json:"errorType,omitempty"`
-}
-
-// StatusInput is the input of SyncOrderStatus: a status of the saga and its view of the
-// order. Reason, FailedStep and ErrorType describe a final CANCELLED or REJECTED.
-type StatusInput struct {
-	OrderID    string          `json:"orderId"`
-	Status     string          `json:"status"`
-	Version    int64           `json:"version"`
-	Reason     string          `json:"reason,omitempty"`
-	FailedStep string          `json:"failedStep,omitempty"`
-	ErrorType  string          `json:"errorType,omitempty"`
-	State      json.RawMessage `json:"state,omitempty"`
-}
-
 // done reports a success, or classifies a failure, with the current attempt number.
-func done(ctx context.Context, detail string, err error) (Result, error) {
+func done(ctx context.Context, detail string, err error) (saga.Result, error) {
 	attempt := activity.GetInfo(ctx).Attempt
 	if err != nil {
-		return Result{}, classify(err, attempt)
+		return saga.Result{}, classify(err, attempt)
 	}
 	activity.GetLogger(ctx).Info(detail, "attempt", attempt)
-	return Result{Attempt: attempt, Detail: detail}, nil
+	return saga.Result{Attempt: attempt, Detail: detail}, nil
 }
 
 // CreateOrder records the order as PENDING (step 1).
-func (a *Activities) CreateOrder(ctx context.Context, o Order) (Result, error) {
+func (a *Activities) CreateOrder(ctx context.Context, o saga.Order) (saga.Result, error) {
 	items := make([]order.Item, len(o.Items))
 	for i, it := range o.Items {
 		items[i] = order.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents}
@@ -149,18 +92,18 @@ func (a *Activities) CreateOrder(ctx context.Context, o Order) (Result, error) {
 // CancelOrder marks the order CANCELLED or REJECTED with its reason (compensates step 1).
 // The reason is made to fit the order service's limits first: it is built from notes and
 // error messages, which the service must never refuse.
-func (a *Activities) CancelOrder(ctx context.Context, in CancelOrderInput) (Result, error) {
+func (a *Activities) CancelOrder(ctx context.Context, in saga.CancelOrderInput) (saga.Result, error) {
 	_, err := a.Orders.Cancel(ctx, in.OrderID, order.CancelRequest{
 		Status:     order.Status(in.Status),
-		Reason:     httpx.CleanText(in.Reason, order.MaxReasonLen),
-		FailedStep: httpx.CleanText(in.FailedStep, order.MaxTextLen),
-		ErrorType:  httpx.CleanText(in.ErrorType, order.MaxTextLen),
+		Reason:     domain.Reason.Clean(in.Reason),
+		FailedStep: domain.Label.Clean(in.FailedStep),
+		ErrorType:  domain.Label.Clean(in.ErrorType),
 	})
 	return done(ctx, "order marked "+in.Status, err)
 }
 
 // ReserveInventory reserves all of the order's items, or none (step 2).
-func (a *Activities) ReserveInventory(ctx context.Context, o Order) (Result, error) {
+func (a *Activities) ReserveInventory(ctx context.Context, o saga.Order) (saga.Result, error) {
 	items := make([]inventory.Item, len(o.Items))
 	for i, it := range o.Items {
 		items[i] = inventory.Item{SKU: it.SKU, Quantity: it.Quantity}
@@ -170,13 +113,13 @@ func (a *Activities) ReserveInventory(ctx context.Context, o Order) (Result, err
 }
 
 // ReleaseInventory returns the order's reserved stock (compensates step 2).
-func (a *Activities) ReleaseInventory(ctx context.Context, orderID string) (Result, error) {
+func (a *Activities) ReleaseInventory(ctx context.Context, orderID string) (saga.Result, error) {
 	r, err := a.Inventory.Release(ctx, orderID)
 	return done(ctx, "reservation "+string(r.Status), err)
 }
 
 // ChargePayment charges the order's total to the customer (step 4).
-func (a *Activities) ChargePayment(ctx context.Context, o Order) (Result, error) {
+func (a *Activities) ChargePayment(ctx context.Context, o saga.Order) (saga.Result, error) {
 	_, err := a.Payments.Charge(ctx, payment.ChargeRequest{
 		OrderID: o.OrderID, CustomerID: o.CustomerID, AmountCents: o.TotalCents,
 		Currency: o.Currency, PaymentMethod: o.PaymentMethod,
@@ -185,13 +128,13 @@ func (a *Activities) ChargePayment(ctx context.Context, o Order) (Result, error)
 }
 
 // RefundPayment refunds the order's charge, once (compensates step 4).
-func (a *Activities) RefundPayment(ctx context.Context, orderID string) (Result, error) {
+func (a *Activities) RefundPayment(ctx context.Context, orderID string) (saga.Result, error) {
 	p, err := a.Payments.Refund(ctx, orderID)
 	return done(ctx, "payment "+string(p.Status), err)
 }
 
 // ScheduleShipping schedules the order's shipment (step 5).
-func (a *Activities) ScheduleShipping(ctx context.Context, o Order) (Result, error) {
+func (a *Activities) ScheduleShipping(ctx context.Context, o saga.Order) (saga.Result, error) {
 	items := make([]shipping.Item, len(o.Items))
 	for i, it := range o.Items {
 		items[i] = shipping.Item{SKU: it.SKU, Quantity: it.Quantity}
@@ -203,13 +146,13 @@ func (a *Activities) ScheduleShipping(ctx context.Context, o Order) (Result, err
 }
 
 // CancelShipment cancels the order's shipment (compensates step 5).
-func (a *Activities) CancelShipment(ctx context.Context, orderID string) (Result, error) {
+func (a *Activities) CancelShipment(ctx context.Context, orderID string) (saga.Result, error) {
 	s, err := a.Shipping.Cancel(ctx, orderID)
 	return done(ctx, "shipment "+string(s.Status), err)
 }
 
 // ConfirmOrder marks the order COMPLETED: the point of no return (step 6).
-func (a *Activities) ConfirmOrder(ctx context.Context, orderID string) (Result, error) {
+func (a *Activities) ConfirmOrder(ctx context.Context, orderID string) (saga.Result, error) {
 	_, err := a.Orders.Confirm(ctx, orderID)
 	return done(ctx, "order COMPLETED", err)
 }
@@ -218,13 +161,13 @@ func (a *Activities) ConfirmOrder(ctx context.Context, orderID string) (Result, 
 // service: the read model that GET /v1/orders reads, kept current at every status
 // change. Stale versions are ignored by the service. The workflow runs it as a local
 // activity.
-func (a *Activities) SyncOrderStatus(ctx context.Context, in StatusInput) error {
+func (a *Activities) SyncOrderStatus(ctx context.Context, in saga.StatusInput) error {
 	_, err := a.Orders.SetStatus(ctx, in.OrderID, order.StatusUpdate{
 		Status:     order.Status(in.Status),
 		Version:    in.Version,
-		Reason:     httpx.CleanText(in.Reason, order.MaxReasonLen),
-		FailedStep: httpx.CleanText(in.FailedStep, order.MaxTextLen),
-		ErrorType:  httpx.CleanText(in.ErrorType, order.MaxTextLen),
+		Reason:     domain.Reason.Clean(in.Reason),
+		FailedStep: domain.Label.Clean(in.FailedStep),
+		ErrorType:  domain.Label.Clean(in.ErrorType),
 		State:      in.State,
 	})
 	if err != nil {

@@ -6,59 +6,26 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
 )
 
-// Business rejection types. A step that fails with one of these was definitely refused by
-// the service, which changed nothing: it is not retried and not compensated, and the
-// order ends REJECTED with this type.
-const (
-	OutOfStock          = "OutOfStock"
-	PaymentDeclined     = "PaymentDeclined"
-	InsufficientFunds   = "InsufficientFunds"
-	ShippingUnavailable = "ShippingUnavailable"
-	ApprovalRejected    = "ApprovalRejected"
-	ApprovalTimedOut    = "ApprovalTimedOut"
-	InvalidOrder        = "InvalidOrder"
-	UnknownProduct      = "UnknownProduct"
-	UnknownCustomer     = "UnknownCustomer"
-)
-
-// Other final (non-retryable) types. Retrying cannot help, but the step may have had an
-// effect before, so its compensation still runs.
-const (
-	// AlreadyCompensated: the step arrived after its own compensation and was refused.
-	AlreadyCompensated = "AlreadyCompensated"
-	// IdempotencyConflict: the service holds a different request under this order ID.
-	IdempotencyConflict = "IdempotencyConflict"
-	// OrderCompleted: the order is past the point of no return and cannot be cancelled.
-	OrderCompleted = "OrderCompleted"
-	// OrderNotFound: the order service does not know the order.
-	OrderNotFound = "OrderNotFound"
-	// Rejected: the service refused the request for a reason this package does not know.
-	Rejected = "Rejected"
-)
-
-// ServiceUnavailable is the retryable type: a 5xx answer, a refused connection or a
-// timeout. The outcome is unknown, so the step's compensation is registered even when the
-// retries run out.
-const ServiceUnavailable = "ServiceUnavailable"
-
 // business lists the business rejections by the service errors they come from.
 var business = []struct {
 	err error
 	typ string
 }{
-	{inventory.ErrOutOfStock, OutOfStock},
-	{inventory.ErrUnknownProduct, UnknownProduct},
-	{payment.ErrPaymentDeclined, PaymentDeclined},
-	{payment.ErrInsufficientFunds, InsufficientFunds},
-	{payment.ErrUnknownCustomer, UnknownCustomer},
-	{shipping.ErrShippingUnavailable, ShippingUnavailable},
-	{httpx.ErrValidation, InvalidOrder},
+	{inventory.ErrOutOfStock, saga.OutOfStock},
+	{inventory.ErrUnknownProduct, saga.UnknownProduct},
+	{payment.ErrPaymentDeclined, saga.PaymentDeclined},
+	{payment.ErrInsufficientFunds, saga.InsufficientFunds},
+	{payment.ErrUnknownCustomer, saga.UnknownCustomer},
+	{shipping.ErrShippingUnavailable, saga.ShippingUnavailable},
+	{validate.ErrInvalid, saga.InvalidOrder},
 }
 
 // final lists the other errors that retrying cannot fix.
@@ -66,45 +33,17 @@ var final = []struct {
 	err error
 	typ string
 }{
-	{inventory.ErrCompensated, AlreadyCompensated},
-	{payment.ErrCompensated, AlreadyCompensated},
-	{shipping.ErrCompensated, AlreadyCompensated},
-	{order.ErrCompensated, AlreadyCompensated},
-	{inventory.ErrConflict, IdempotencyConflict},
-	{payment.ErrConflict, IdempotencyConflict},
-	{shipping.ErrConflict, IdempotencyConflict},
-	{order.ErrConflict, IdempotencyConflict},
-	{order.ErrCompleted, OrderCompleted},
-	{order.ErrNotFound, OrderNotFound},
-	{httpx.ErrRejected, Rejected},
-}
-
-// IsBusinessRejection reports whether err is (or wraps) an ApplicationError of one of the
-// business rejection types.
-func IsBusinessRejection(err error) bool {
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) {
-		return false
-	}
-	switch appErr.Type() {
-	case OutOfStock, PaymentDeclined, InsufficientFunds, ShippingUnavailable, ApprovalRejected,
-		ApprovalTimedOut, InvalidOrder, UnknownProduct, UnknownCustomer:
-		return true
-	}
-	return false
-}
-
-// IsDefiniteRefusal reports whether err is (or wraps) an ApplicationError saying the service
-// holds something else under the order's ID and did nothing for this request: a different
-// request (IdempotencyConflict: the ID was used by another order, say one placed before the
-// workflow's retention) or an order already undone (AlreadyCompensated). Only a request
-// that differs from the saga's could get these, so no attempt of this saga had an effect.
-func IsDefiniteRefusal(err error) bool {
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) {
-		return false
-	}
-	return appErr.Type() == IdempotencyConflict || appErr.Type() == AlreadyCompensated
+	{inventory.ErrCompensated, saga.AlreadyCompensated},
+	{payment.ErrCompensated, saga.AlreadyCompensated},
+	{shipping.ErrCompensated, saga.AlreadyCompensated},
+	{order.ErrCompensated, saga.AlreadyCompensated},
+	{inventory.ErrConflict, saga.IdempotencyConflict},
+	{payment.ErrConflict, saga.IdempotencyConflict},
+	{shipping.ErrConflict, saga.IdempotencyConflict},
+	{order.ErrConflict, saga.IdempotencyConflict},
+	{order.ErrCompleted, saga.OrderCompleted},
+	{order.ErrNotFound, saga.OrderNotFound},
+	{httpx.ErrRejected, saga.Rejected},
 }
 
 // classify turns a service client's error into the ApplicationError the workflow sees:
@@ -122,7 +61,7 @@ func classify(err error, attempt int32) error {
 			return newError(msg, f.typ, true, attempt)
 		}
 	}
-	return newError(msg, ServiceUnavailable, false, attempt)
+	return newError(msg, saga.ServiceUnavailable, false, attempt)
 }
 
 func newError(msg, typ string, nonRetryable bool, attempt int32) error {
@@ -139,17 +78,4 @@ func message(err error) string {
 		return re.Problem.Detail
 	}
 	return err.Error()
-}
-
-// Attempt returns the attempt number carried by an error from this package, or 0.
-func Attempt(err error) int32 {
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || !appErr.HasDetails() {
-		return 0
-	}
-	var n int32
-	if appErr.Details(&n) != nil {
-		return 0
-	}
-	return n
 }

@@ -20,9 +20,9 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Temporal is what the API needs of a Temporal client.
@@ -74,7 +74,7 @@ type Config struct {
 	OperatorTokens []string
 	// Policy is given to every new order (approval threshold and timeout, compensation
 	// attempts).
-	Policy workflows.Policy
+	Policy saga.Policy
 }
 
 // Deps are the API's collaborators.
@@ -131,10 +131,10 @@ func New(cfg Config, deps Deps, log *slog.Logger) http.Handler {
 	v1.GET("/orders", s.listOrders)
 	v1.GET("/orders/:orderId", s.getOrder)
 	v1.POST("/orders/:orderId/cancel", s.cancelOrder)
-	v1.POST("/orders/:orderId/approve", op, s.decide(workflows.UpdateApprove))
-	v1.POST("/orders/:orderId/reject", op, s.decide(workflows.UpdateReject))
-	v1.POST("/orders/:orderId/retry-compensations", op, s.decide(workflows.UpdateRetryCompensations))
-	v1.POST("/orders/:orderId/resolve-manually", op, s.decide(workflows.UpdateResolveManually))
+	v1.POST("/orders/:orderId/approve", op, s.decide(saga.UpdateApprove))
+	v1.POST("/orders/:orderId/reject", op, s.decide(saga.UpdateReject))
+	v1.POST("/orders/:orderId/retry-compensations", op, s.decide(saga.UpdateRetryCompensations))
+	v1.POST("/orders/:orderId/resolve-manually", op, s.decide(saga.UpdateResolveManually))
 	v1.GET("/products", s.listProducts)
 	v1.PUT("/products/:sku", op, s.upsertProduct)
 	return r

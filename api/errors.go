@@ -10,8 +10,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Errors of the public API. Together with httpx's common ones they are all a client sees.
@@ -48,7 +48,7 @@ func fromTemporal(orderID string, err error) error {
 		return nil
 	case errors.As(err, &notFound):
 		return fmt.Errorf("%w: %s", ErrOrderNotFound, orderID)
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidState:
+	case errors.As(err, &appErr) && appErr.Type() == saga.ErrTypeInvalidState:
 		return fmt.Errorf("%w: %s", ErrInvalidState, appErr.Message())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: Temporal did not answer in time for order %s", httpx.ErrUnavailable, orderID)

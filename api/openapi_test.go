@@ -24,9 +24,10 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/problem"
+	"github.com/ordersaga/ordersaga/internal/validate"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // The tests below keep openapi.yaml honest: its paths are exactly the routes the router
@@ -456,11 +457,11 @@ func TestOpenAPIEnums(t *testing.T) {
 		return stringList(t, doc.schema(t, name)["enum"], "schema "+name+" enum")
 	}
 
-	statuses := []workflows.OrderStatus{
-		workflows.StatusPending, workflows.StatusReserved, workflows.StatusAwaitingApproval,
-		workflows.StatusPaid, workflows.StatusShippingScheduled, workflows.StatusCompensating,
-		workflows.StatusNeedsAttention, workflows.StatusCompleted, workflows.StatusRejected,
-		workflows.StatusCancelled,
+	statuses := []saga.OrderStatus{
+		saga.StatusPending, saga.StatusReserved, saga.StatusAwaitingApproval,
+		saga.StatusPaid, saga.StatusShippingScheduled, saga.StatusCompensating,
+		saga.StatusNeedsAttention, saga.StatusCompleted, saga.StatusRejected,
+		saga.StatusCancelled,
 	}
 	var want []string
 	for _, s := range statuses {
@@ -474,17 +475,17 @@ func TestOpenAPIEnums(t *testing.T) {
 	}
 
 	want = nil
-	for _, s := range []workflows.StepStatus{
-		workflows.StepPending, workflows.StepRunning, workflows.StepCompleted, workflows.StepFailed,
-		workflows.StepSkipped, workflows.StepCompensating, workflows.StepCompensated,
-		workflows.StepCompensationFailed,
+	for _, s := range []saga.StepStatus{
+		saga.StepPending, saga.StepRunning, saga.StepCompleted, saga.StepFailed,
+		saga.StepSkipped, saga.StepCompensating, saga.StepCompensated,
+		saga.StepCompensationFailed,
 	} {
 		want = append(want, string(s))
 	}
 	sameSet(t, "StepStatus", enum("StepStatus"), want)
 
 	want = nil
-	for _, s := range workflows.Steps {
+	for _, s := range saga.Steps {
 		want = append(want, string(s))
 	}
 	if got := enum("StepName"); !slices.Equal(got, want) {
@@ -497,7 +498,7 @@ func TestOpenAPIEnums(t *testing.T) {
 		want = append(want, c.Code)
 	}
 	for _, err := range []error{
-		httpx.ErrMalformed, httpx.ErrUnsupportedMediaType, httpx.ErrTooLarge, httpx.ErrValidation,
+		httpx.ErrMalformed, httpx.ErrUnsupportedMediaType, httpx.ErrTooLarge, validate.ErrInvalid,
 		httpx.ErrRouteNotFound, httpx.ErrMethodNotAllowed, httpx.ErrUnauthorized, httpx.ErrForbidden,
 		httpx.ErrUnavailable, errors.New("anything else"),
 	} {
@@ -514,26 +515,26 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	// Answers: every field without omitempty is always present, so it is required.
 	answers := map[string]any{
 		"OrderView":         OrderView{},
-		"Item":              workflows.Item{},
-		"StepState":         workflows.StepState{},
-		"CompensationState": workflows.CompensationState{},
-		"ErrorInfo":         workflows.ErrorInfo{},
-		"Failure":           workflows.Failure{},
-		"Attention":         workflows.Attention{},
-		"Event":             workflows.Event{},
+		"Item":              saga.Item{},
+		"StepState":         saga.StepState{},
+		"CompensationState": saga.CompensationState{},
+		"ErrorInfo":         saga.ErrorInfo{},
+		"Failure":           saga.Failure{},
+		"Attention":         saga.Attention{},
+		"Event":             saga.Event{},
 		"Links":             Links{},
 		"OrderList":         OrderList{},
 		"Product":           inventory.Product{},
 		"ProductList":       inventory.ProductList{},
 		"Readiness":         Readiness{},
 		"Problem":           problem.Problem{},
-		"FieldError":        problem.FieldError{},
+		"FieldError":        validate.FieldError{},
 	}
 	// Requests: bodies are decoded strictly, so unknown fields are refused.
 	requests := map[string]any{
 		"PlaceOrderRequest": PlaceOrderRequest{},
 		"ItemRequest":       ItemRequest{},
-		"Address":           workflows.Address{},
+		"Address":           saga.Address{},
 		"DecisionRequest":   DecisionRequest{},
 		"ProductUpdate":     inventory.ProductUpdate{},
 	}

@@ -17,7 +17,10 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -26,11 +29,11 @@ import (
 // PlaceOrderRequest is the body of POST /v1/orders.
 type PlaceOrderRequest struct {
 	// OrderID is optional; without it, one is derived from the Idempotency-Key, or made up.
-	OrderID         string            `json:"orderId,omitempty"`
-	CustomerID      string            `json:"customerId"`
-	Items           []ItemRequest     `json:"items"`
-	PaymentMethod   string            `json:"paymentMethod"`
-	ShippingAddress workflows.Address `json:"shippingAddress"`
+	OrderID         string        `json:"orderId,omitempty"`
+	CustomerID      string        `json:"customerId"`
+	Items           []ItemRequest `json:"items"`
+	PaymentMethod   string        `json:"paymentMethod"`
+	ShippingAddress saga.Address  `json:"shippingAddress"`
 }
 
 // ItemRequest is an order line as the customer asks for it; prices come from the catalogue.
@@ -46,24 +49,19 @@ const (
 )
 
 func (r PlaceOrderRequest) validate() error {
-	var v httpx.Validator
-	v.Check(r.OrderID == "" || httpx.ValidID(r.OrderID), "orderId", "must be an ID (letters, digits, -_.:)")
-	v.Check(httpx.ValidID(r.CustomerID), "customerId", "must be an ID (letters, digits, -_.:)")
-	v.Check(len(r.Items) > 0 && len(r.Items) <= 100, "items", "must have 1 to 100 entries")
-	seen := map[string]bool{}
-	for i, it := range r.Items {
-		v.Checkf(httpx.ValidID(it.SKU), "must be a SKU (letters, digits, -_.:)", "items[%d].sku", i)
-		v.Checkf(it.Quantity > 0 && it.Quantity <= 10000, "must be between 1 and 10000", "items[%d].quantity", i)
-		v.Checkf(!seen[it.SKU], "appears twice", "items[%d].sku", i)
-		seen[it.SKU] = true
-	}
-	v.Text("paymentMethod", r.PaymentMethod, true, 100)
+	var v validate.Validator
+	v.Check(r.OrderID == "" || domain.ID(r.OrderID).Valid(), "orderId", domain.IDRule)
+	domain.ID(r.CustomerID).Check(&v, "customerId")
+	domain.CheckLines(&v, "items", len(r.Items), func(i int) (domain.SKU, domain.Quantity) {
+		return domain.SKU(r.Items[i].SKU), domain.Quantity(r.Items[i].Quantity)
+	})
+	domain.PaymentMethod.Check(&v, "paymentMethod", r.PaymentMethod)
 	a := r.ShippingAddress
-	v.Text("shippingAddress.name", a.Name, true, 200)
-	v.Text("shippingAddress.line1", a.Line1, true, 200)
-	v.Text("shippingAddress.city", a.City, true, 200)
-	v.Text("shippingAddress.postalCode", a.PostalCode, true, 200)
-	v.Check(httpx.ValidCountry(a.Country), "shippingAddress.country", "must be two uppercase letters (ISO 3166-1 alpha-2)")
+	domain.Name.Check(&v, "shippingAddress.name", a.Name)
+	domain.Name.Check(&v, "shippingAddress.line1", a.Line1)
+	domain.Name.Check(&v, "shippingAddress.city", a.City)
+	domain.Name.Check(&v, "shippingAddress.postalCode", a.PostalCode)
+	domain.Country(a.Country).Check(&v, "shippingAddress.country")
 	return v.Err()
 }
 
@@ -108,9 +106,9 @@ func (s *server) placeOrder(c *gin.Context) {
 	switch {
 	case err != nil:
 	case len(key) > 255:
-		err = httpx.Invalid("Idempotency-Key", "must be at most 255 characters")
+		err = validate.Invalid("Idempotency-Key", "must be at most 255 characters")
 	case key != "" && req.OrderID != "":
-		err = httpx.Invalid("Idempotency-Key", "send an Idempotency-Key or a body orderId, not both: an order ID is itself an idempotency key")
+		err = validate.Invalid("Idempotency-Key", "send an Idempotency-Key or a body orderId, not both: an order ID is itself an idempotency key")
 	}
 	if err != nil {
 		_ = c.Error(err)
@@ -176,7 +174,7 @@ func (s *server) place(ctx context.Context, req PlaceOrderRequest, key string, w
 		view, started, err = s.startAndWait(ctx, in, opts, hash, byKey, wait)
 	} else {
 		var run client.WorkflowRun
-		run, err = s.deps.Temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowType, in)
+		run, err = s.deps.Temporal.ExecuteWorkflow(ctx, opts, saga.WorkflowType, in)
 		if err == nil {
 			started = true
 			view = s.viewOf(initialState(in, run.GetRunID(), time.Now())) // nothing has happened yet
@@ -243,22 +241,22 @@ func replayConflict(orderID string, byKey bool) error {
 // together, and the answer comes when the order settles). It reports whether the workflow
 // started; when it did but the wait fails or ends first, the view is the order as placed.
 // hash and byKey are the request's, to recognise the order when the start's answer is lost.
-func (s *server) startAndWait(ctx context.Context, in workflows.OrderInput, opts client.StartWorkflowOptions,
+func (s *server) startAndWait(ctx context.Context, in saga.OrderInput, opts client.StartWorkflowOptions,
 	hash string, byKey bool, wait time.Duration) (OrderView, bool, error) {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	start := s.deps.Temporal.NewWithStartWorkflowOperation(opts, workflows.WorkflowType, in)
+	start := s.deps.Temporal.NewWithStartWorkflowOperation(opts, saga.WorkflowType, in)
 	h, err := s.deps.Temporal.UpdateWithStartWorkflow(wctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName:   workflows.UpdateAwaitSettled,
+			UpdateName:   saga.UpdateAwaitSettled,
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
 	if errors.As(err, new(*serviceerror.WorkflowExecutionAlreadyStarted)) {
 		return OrderView{}, false, err
 	}
-	var st workflows.OrderState
+	var st saga.OrderState
 	if err == nil { // the start succeeded: the update was admitted with it
 		err = h.Get(wctx, &st)
 	}
@@ -289,24 +287,24 @@ func (s *server) startAndWait(ctx context.Context, in workflows.OrderInput, opts
 }
 
 // priceOrder builds the workflow input, with prices from the catalogue.
-func (s *server) priceOrder(ctx context.Context, orderID string, req PlaceOrderRequest) (workflows.OrderInput, error) {
+func (s *server) priceOrder(ctx context.Context, orderID string, req PlaceOrderRequest) (saga.OrderInput, error) {
 	items := make([]inventory.Item, len(req.Items))
 	for i, it := range req.Items {
 		items[i] = inventory.Item{SKU: it.SKU, Quantity: it.Quantity}
 	}
 	q, err := s.deps.Catalog.Quote(ctx, items)
 	if err != nil {
-		return workflows.OrderInput{}, fmt.Errorf("price the order: %w", err)
+		return saga.OrderInput{}, fmt.Errorf("price the order: %w", err)
 	}
-	in := workflows.OrderInput{
-		Order: workflows.Order{
+	in := saga.OrderInput{
+		Order: saga.Order{
 			OrderID: orderID, CustomerID: req.CustomerID, TotalCents: q.TotalCents, Currency: q.Currency,
 			PaymentMethod: req.PaymentMethod, ShippingAddress: req.ShippingAddress,
 		},
 		Policy: s.cfg.Policy,
 	}
 	for _, it := range q.Items {
-		in.Items = append(in.Items, workflows.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents})
+		in.Items = append(in.Items, saga.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents})
 	}
 	return in, nil
 }
@@ -314,7 +312,7 @@ func (s *server) priceOrder(ctx context.Context, orderID string, req PlaceOrderR
 // checkReplay compares a repeated request with the one that started the order, and
 // returns the order's run ID.
 func (s *server) checkReplay(ctx context.Context, orderID, hash string, byKey bool) (string, error) {
-	desc, err := s.deps.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(orderID), "")
+	desc, err := s.deps.Temporal.DescribeWorkflowExecution(ctx, saga.WorkflowID(orderID), "")
 	if err != nil {
 		return "", fromTemporal(orderID, err)
 	}
@@ -338,12 +336,12 @@ func parseWait(s string) (time.Duration, error) {
 	if err != nil {
 		n, nerr := strconv.ParseFloat(s, 64)
 		if nerr != nil {
-			return 0, httpx.Invalid("wait", "must be a duration such as 10s")
+			return 0, validate.Invalid("wait", "must be a duration such as 10s")
 		}
 		d = time.Duration(n * float64(time.Second))
 	}
 	if d < 0 || d > MaxWait {
-		return 0, httpx.Invalid("wait", "must be between 0s and 30s")
+		return 0, validate.Invalid("wait", "must be between 0s and 30s")
 	}
 	return d, nil
 }
@@ -358,7 +356,7 @@ func (s *server) getOrder(c *gin.Context) {
 	}
 	live, err := parseBool(c.Query("live"))
 	if err != nil {
-		_ = c.Error(httpx.Invalid("live", "must be true or false"))
+		_ = c.Error(validate.Invalid("live", "must be true or false"))
 		return
 	}
 	var view OrderView
@@ -396,7 +394,7 @@ func (s *server) cancelOrder(c *gin.Context) {
 		req.By = "customer"
 	}
 	orderID := c.Param("orderId")
-	st, err := s.update(c.Request.Context(), orderID, workflows.UpdateCancel, workflows.Decision(req), 10*time.Second)
+	st, err := s.update(c.Request.Context(), orderID, saga.UpdateCancel, saga.Decision(req), 10*time.Second)
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -406,12 +404,12 @@ func (s *server) cancelOrder(c *gin.Context) {
 
 // update sends an update to the order's workflow and waits for its result. A closed
 // workflow refuses with ErrInvalidState naming the order's final status.
-func (s *server) update(ctx context.Context, orderID, name string, arg any, timeout time.Duration) (workflows.OrderState, error) {
+func (s *server) update(ctx context.Context, orderID, name string, arg any, timeout time.Duration) (saga.OrderState, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var st workflows.OrderState
+	var st saga.OrderState
 	h, err := s.deps.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.WorkflowID(orderID),
+		WorkflowID:   saga.WorkflowID(orderID),
 		UpdateName:   name,
 		Args:         []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -435,9 +433,11 @@ type DecisionRequest struct {
 }
 
 func (r DecisionRequest) validate(noteRequired bool) error {
-	var v httpx.Validator
-	v.Text("by", r.By, false, workflows.MaxDecisionBy)
-	v.Text("note", r.Note, noteRequired, workflows.MaxDecisionNote)
+	var v validate.Validator
+	domain.By.Check(&v, "by", r.By)
+	note := domain.Note
+	note.Required = noteRequired
+	note.Check(&v, "note", r.Note)
 	return v.Err()
 }
 
@@ -450,14 +450,14 @@ func (s *server) decide(update string) gin.HandlerFunc {
 			_ = c.Error(err)
 			return
 		}
-		if err := req.validate(update == workflows.UpdateResolveManually); err != nil {
+		if err := req.validate(update == saga.UpdateResolveManually); err != nil {
 			_ = c.Error(err)
 			return
 		}
 		if req.By == "" {
 			req.By = "operator"
 		}
-		st, err := s.update(c.Request.Context(), c.Param("orderId"), update, workflows.Decision(req), 10*time.Second)
+		st, err := s.update(c.Request.Context(), c.Param("orderId"), update, saga.Decision(req), 10*time.Second)
 		if err != nil {
 			_ = c.Error(err)
 			return
@@ -479,7 +479,7 @@ func (s *server) listOrders(c *gin.Context) {
 	if l, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > order.MaxLimit {
-			_ = c.Error(httpx.Invalid("limit", "must be between 1 and 100"))
+			_ = c.Error(validate.Invalid("limit", "must be between 1 and 100"))
 			return
 		}
 		q.Limit = n

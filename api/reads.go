@@ -11,9 +11,10 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/order"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Where an order's view comes from, and how fresh it is:
@@ -38,7 +39,7 @@ import (
 // view returns an order's view from the read model, or from Temporal's history when the
 // order service does not have the order yet.
 func (s *server) view(ctx context.Context, orderID string) (OrderView, error) {
-	if !httpx.ValidID(orderID) {
+	if !domain.ID(orderID).Valid() {
 		return OrderView{}, fmt.Errorf("%w: %q", ErrOrderNotFound, orderID)
 	}
 	o, err := s.deps.Orders.Get(ctx, orderID)
@@ -54,7 +55,7 @@ func (s *server) view(ctx context.Context, orderID string) (OrderView, error) {
 // placedView is the order as its workflow was started, with the status its search
 // attribute holds: the view of an order the order service does not know (yet).
 func (s *server) placedView(ctx context.Context, orderID string) (OrderView, error) {
-	wid := workflows.WorkflowID(orderID)
+	wid := saga.WorkflowID(orderID)
 	desc, err := s.deps.Temporal.DescribeWorkflowExecution(ctx, wid, "")
 	if err != nil {
 		return OrderView{}, fromTemporal(orderID, err)
@@ -73,20 +74,20 @@ func (s *server) placedView(ctx context.Context, orderID string) (OrderView, err
 	if len(events) == 0 || events[0].GetWorkflowExecutionStartedEventAttributes() == nil {
 		return OrderView{}, fmt.Errorf("%w: order %s has no start event", httpx.ErrUnavailable, orderID)
 	}
-	var in workflows.OrderInput
+	var in saga.OrderInput
 	if err := s.dataConverter().FromPayloads(events[0].GetWorkflowExecutionStartedEventAttributes().GetInput(), &in); err != nil {
 		return OrderView{}, fmt.Errorf("decode the input of order %s: %w", orderID, err)
 	}
 	st := initialState(in, runID, info.GetStartTime().AsTime())
 	var status string
-	if p := info.GetSearchAttributes().GetIndexedFields()[workflows.SearchAttrOrderStatus.GetName()]; p != nil {
+	if p := info.GetSearchAttributes().GetIndexedFields()[saga.SearchAttrOrderStatus.GetName()]; p != nil {
 		if s.dataConverter().FromPayload(p, &status) == nil && status != "" {
-			st.Status = workflows.OrderStatus(status)
+			st.Status = saga.OrderStatus(status)
 		}
 	}
 	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && !st.Status.Final() {
 		// Closed before it said how (terminated, say): report the execution's status.
-		st.Status = workflows.OrderStatus(info.GetStatus().String())
+		st.Status = saga.OrderStatus(info.GetStatus().String())
 	}
 	return s.viewOf(st), nil
 }
@@ -94,14 +95,14 @@ func (s *server) placedView(ctx context.Context, orderID string) (OrderView, err
 // liveView asks the order's workflow for its state (a round trip through a worker), and
 // falls back to the read model when the workflow cannot answer.
 func (s *server) liveView(ctx context.Context, orderID string) (OrderView, error) {
-	if !httpx.ValidID(orderID) {
+	if !domain.ID(orderID).Valid() {
 		return OrderView{}, fmt.Errorf("%w: %q", ErrOrderNotFound, orderID)
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	val, qerr := s.deps.Temporal.QueryWorkflow(qctx, workflows.WorkflowID(orderID), "", workflows.QueryStatus)
+	val, qerr := s.deps.Temporal.QueryWorkflow(qctx, saga.WorkflowID(orderID), "", saga.QueryStatus)
 	if qerr == nil {
-		var st workflows.OrderState
+		var st saga.OrderState
 		if err := val.Get(&st); err != nil {
 			return OrderView{}, fmt.Errorf("decode the status of order %s: %w", orderID, err)
 		}
@@ -133,7 +134,7 @@ func (s *server) awaitSettled(ctx context.Context, orderID string, d time.Durati
 	defer cancel()
 	req := &workflowservice.GetWorkflowExecutionHistoryRequest{
 		Namespace:    s.cfg.Namespace,
-		Execution:    &commonpb.WorkflowExecution{WorkflowId: workflows.WorkflowID(orderID), RunId: view.RunID},
+		Execution:    &commonpb.WorkflowExecution{WorkflowId: saga.WorkflowID(orderID), RunId: view.RunID},
 		WaitNewEvent: true,
 	}
 	for {

@@ -6,13 +6,13 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/order"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // OrderView is an order as the API shows it: the workflow's state plus links.
 type OrderView struct {
-	workflows.OrderState
+	saga.OrderState
 	Links Links `json:"links"`
 }
 
@@ -22,12 +22,12 @@ type Links struct {
 	TemporalUI string `json:"temporalUI"`
 }
 
-func (s *server) viewOf(st workflows.OrderState) OrderView {
+func (s *server) viewOf(st saga.OrderState) OrderView {
 	if st.Steps == nil {
-		st.Steps = []workflows.StepState{}
+		st.Steps = []saga.StepState{}
 	}
 	if st.Items == nil {
-		st.Items = []workflows.Item{}
+		st.Items = []saga.Item{}
 	}
 	ui := fmt.Sprintf("%s/namespaces/%s/workflows/%s", s.cfg.UIURL, url.PathEscape(s.cfg.Namespace), url.PathEscape(st.WorkflowID))
 	if st.RunID != "" {
@@ -37,14 +37,14 @@ func (s *server) viewOf(st workflows.OrderState) OrderView {
 }
 
 // initialState is the state of an order whose workflow run runID was just started.
-func initialState(in workflows.OrderInput, runID string, now time.Time) workflows.OrderState {
-	st := workflows.OrderState{
+func initialState(in saga.OrderInput, runID string, now time.Time) saga.OrderState {
+	st := saga.OrderState{
 		OrderID: in.OrderID, CustomerID: in.CustomerID, Items: in.Items, TotalCents: in.TotalCents,
-		Currency: in.Currency, Status: workflows.StatusPending, WorkflowID: workflows.WorkflowID(in.OrderID),
+		Currency: in.Currency, Status: saga.StatusPending, WorkflowID: saga.WorkflowID(in.OrderID),
 		RunID: runID, CreatedAt: now.UTC(), UpdatedAt: now.UTC(),
 	}
-	for _, step := range workflows.Steps {
-		st.Steps = append(st.Steps, workflows.StepState{Name: step, Status: workflows.StepPending})
+	for _, step := range saga.Steps {
+		st.Steps = append(st.Steps, saga.StepState{Name: step, Status: saga.StepPending})
 	}
 	return st
 }
@@ -53,36 +53,36 @@ func initialState(in workflows.OrderInput, runID string, now time.Time) workflow
 // last wrote it to the order service, with the order service's own status when that is
 // further along (the final status, recorded by the last step, before the saga's final
 // view arrives). Before the saga's first view, the steps are derived from the status.
-func stateOf(o order.Order) workflows.OrderState {
-	var st workflows.OrderState
+func stateOf(o order.Order) saga.OrderState {
+	var st saga.OrderState
 	if len(o.State) > 0 && json.Unmarshal(o.State, &st) == nil && st.OrderID == o.OrderID {
-		if status := workflows.OrderStatus(o.Status); status.Final() && !st.Status.Final() {
+		if status := saga.OrderStatus(o.Status); status.Final() && !st.Status.Final() {
 			st.Status = status
 			st.Failure = failureOf(o)
 		}
 		return st
 	}
-	st = workflows.OrderState{
+	st = saga.OrderState{
 		OrderID: o.OrderID, CustomerID: o.CustomerID, TotalCents: o.TotalCents, Currency: o.Currency,
-		Status: workflows.OrderStatus(o.Status), WorkflowID: workflows.WorkflowID(o.OrderID),
+		Status: saga.OrderStatus(o.Status), WorkflowID: saga.WorkflowID(o.OrderID),
 		Version: o.Version, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, Failure: failureOf(o),
 	}
 	for _, it := range o.Items {
-		st.Items = append(st.Items, workflows.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents})
+		st.Items = append(st.Items, saga.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents})
 	}
-	for _, step := range workflows.Steps {
-		status := workflows.StepPending
-		if step == workflows.StepCreateOrder && !o.Tombstone {
-			status = workflows.StepCompleted // the order service has the order
+	for _, step := range saga.Steps {
+		status := saga.StepPending
+		if step == saga.StepCreateOrder && !o.Tombstone {
+			status = saga.StepCompleted // the order service has the order
 		}
-		st.Steps = append(st.Steps, workflows.StepState{Name: step, Status: status})
+		st.Steps = append(st.Steps, saga.StepState{Name: step, Status: status})
 	}
 	return st
 }
 
-func failureOf(o order.Order) *workflows.Failure {
+func failureOf(o order.Order) *saga.Failure {
 	if o.ErrorType == "" {
 		return nil
 	}
-	return &workflows.Failure{Step: workflows.Step(o.FailedStep), Type: o.ErrorType, Message: o.Reason}
+	return &saga.Failure{Step: saga.Step(o.FailedStep), Type: o.ErrorType, Message: o.Reason}
 }

@@ -15,17 +15,17 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Source is what the check reads. The services' clients and the API client satisfy it;
 // tests feed it broken books.
 type Source interface {
 	// Order returns an order as the public API shows it.
-	Order(ctx context.Context, orderID string) (workflows.OrderState, error)
+	Order(ctx context.Context, orderID string) (saga.OrderState, error)
 	// Product returns a product with its available and reserved stock.
 	Product(ctx context.Context, sku string) (inventory.Product, error)
 	// Reservation returns an order's reservation; an error wrapping inventory.ErrNotFound
@@ -53,7 +53,7 @@ type Opening struct {
 type Report struct {
 	// Orders counts the orders checked, and ByStatus by final status.
 	Orders   int
-	ByStatus map[workflows.OrderStatus]int
+	ByStatus map[saga.OrderStatus]int
 	// NeedsAttention lists the orders waiting for an operator: their holdings are counted
 	// as held, not as leaks.
 	NeedsAttention []string
@@ -68,7 +68,7 @@ func (r Report) OK() bool { return len(r.Problems) == 0 }
 // Check reads the orders and the books and reports every disagreement. It returns an
 // error only when it cannot read something.
 func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Report, error) {
-	r := Report{ByStatus: map[workflows.OrderStatus]int{}}
+	r := Report{ByStatus: map[saga.OrderStatus]int{}}
 	problem := func(format string, args ...any) { r.Problems = append(r.Problems, fmt.Sprintf(format, args...)) }
 	var (
 		held    = map[string]int{}   // SKU → units held by COMPLETED and NEEDS_ATTENTION orders
@@ -101,7 +101,7 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 			charged[pay.CustomerID] += pay.AmountCents
 		}
 		switch {
-		case o.Status == workflows.StatusCompleted:
+		case o.Status == saga.StatusCompleted:
 			if !reserved || !sameItems(res.Items, o.Items) {
 				problem("order %s is COMPLETED but its reservation is %s %v, not its items %v", id, res.Status, res.Items, o.Items)
 			}
@@ -111,7 +111,7 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 			if !shipped {
 				problem("order %s is COMPLETED but its shipment is %s", id, statusOr(ship.Status, serr))
 			}
-		case o.Status == workflows.StatusNeedsAttention:
+		case o.Status == saga.StatusNeedsAttention:
 			r.NeedsAttention = append(r.NeedsAttention, id)
 		case o.Status.Final(): // REJECTED or CANCELLED: everything undone
 			if reserved {
@@ -166,7 +166,7 @@ func statusOr[S ~string](s S, err error) string {
 	return string(s)
 }
 
-func sameItems(res []inventory.Item, ordered []workflows.Item) bool {
+func sameItems(res []inventory.Item, ordered []saga.Item) bool {
 	if len(res) != len(ordered) {
 		return false
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 
 	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Services is the Source of a running system: the public API and the services' clients.
@@ -21,7 +21,7 @@ type Services struct {
 var _ Source = Services{}
 
 // Order implements Source.
-func (s Services) Order(ctx context.Context, orderID string) (workflows.OrderState, error) {
+func (s Services) Order(ctx context.Context, orderID string) (saga.OrderState, error) {
 	v, err := s.API.Order(ctx, orderID)
 	return v.OrderState, err
 }

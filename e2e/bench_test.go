@@ -15,7 +15,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/devserver"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
-	"github.com/ordersaga/ordersaga/workflows"
+	"github.com/ordersaga/ordersaga/saga"
 )
 
 // BenchmarkOrder measures what a customer waits for — POST /v1/orders?wait= until the
@@ -94,8 +94,8 @@ func timeOrder(b *testing.B, s *stack, sku string) (time.Duration, error) {
 	start := time.Now()
 	r := s.call(b, http.MethodPost, "/v1/orders?wait=20s", orderRequest("cust-rich", "pm_card_visa", "US", sku+":1"))
 	d := time.Since(start)
-	var v struct{ Status workflows.OrderStatus }
-	if r.status != http.StatusAccepted || json.Unmarshal(r.body, &v) != nil || v.Status != workflows.StatusCompleted {
+	var v struct{ Status saga.OrderStatus }
+	if r.status != http.StatusAccepted || json.Unmarshal(r.body, &v) != nil || v.Status != saga.StatusCompleted {
 		return d, fmt.Errorf("order on %s: %d %s", s.name, r.status, r.body)
 	}
 	return d, nil

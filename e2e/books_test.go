@@ -20,16 +20,16 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/books"
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/loadgen"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Defect 3: POST /v1/orders answered 5xx for an order it had placed; defect 9: an
@@ -48,11 +48,11 @@ func TestAPlacedOrderIsNeverAnswered5xx(t *testing.T) {
 		t.Fatalf("POST ?wait=2s with no worker: %d %s, want 202", r.status, r.body)
 	}
 	v := r.view(t)
-	if v.Status != workflows.StatusPending || v.OrderID == "" || v.RunID == "" || v.Links.TemporalUI == "" {
+	if v.Status != saga.StatusPending || v.OrderID == "" || v.RunID == "" || v.Links.TemporalUI == "" {
 		t.Errorf("answer = %s %q run %q links %+v; want PENDING with its IDs and links", v.Status, v.OrderID, v.RunID, v.Links)
 	}
 	got := other.call(t, http.MethodGet, "/v1/orders/"+v.OrderID, nil)
-	if got.status != http.StatusOK || got.view(t).Status != workflows.StatusPending || got.view(t).TotalCents != 800 {
+	if got.status != http.StatusOK || got.view(t).Status != saga.StatusPending || got.view(t).TotalCents != 800 {
 		t.Errorf("GET of the placed order: %d %s, want 200 PENDING with its total", got.status, got.body)
 	}
 	again := other.call(t, http.MethodPost, "/v1/orders?wait=1s", req, "Idempotency-Key", r.view(t).OrderID)
@@ -76,31 +76,31 @@ func TestLongAndMultiLineNotesEndToEnd(t *testing.T) {
 			t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
 			id := s.placeNoWait(t, orderRequest(s.newCustomer(t, 100000), "pm_card_visa", "US", "SKU-MUG:1"))
 			s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
-				return stepStatus(v, workflows.StepChargePayment) == workflows.StepRunning
+				return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 			})
 			c := s.call(t, http.MethodPost, "/v1/orders/"+id+"/cancel", map[string]string{"note": strings.Repeat("why ", 250)})
 			if c.status != http.StatusAccepted {
 				t.Fatalf("cancel: %d %s", c.status, c.body)
 			}
 			v := s.await(t, id, 30*time.Second, "the end", func(v api.OrderView) bool { return v.Status.Settled() })
-			if v.Status != workflows.StatusCancelled {
+			if v.Status != saga.StatusCancelled {
 				t.Errorf("order = %s %+v, want CANCELLED", v.Status, v.Attention)
 			}
-			if o, err := s.orders.Get(ctx, id); err != nil || o.Status != order.Cancelled || len([]rune(o.Reason)) > order.MaxReasonLen {
+			if o, err := s.orders.Get(ctx, id); err != nil || o.Status != order.Cancelled || len([]rune(o.Reason)) > domain.Reason.Max {
 				t.Errorf("order service has %s with a reason of %d characters (%v)", o.Status, len([]rune(o.Reason)), err)
 			}
 		})
 		t.Run("a reject signal with a two-line note from the CLI ends REJECTED", func(t *testing.T) {
 			v := s.place(t, orderRequest(s.newCustomer(t, 1_000_000), "pm_card_visa", "US", "SKU-LAPTOP:1"))
-			if v.Status != workflows.StatusAwaitingApproval {
+			if v.Status != saga.StatusAwaitingApproval {
 				t.Fatalf("order = %s, want AWAITING_APPROVAL", v.Status)
 			}
-			if err := s.tc.SignalWorkflow(ctx, workflows.WorkflowID(v.OrderID), "", workflows.SignalReject,
-				workflows.Decision{By: "ops", Note: "fraud check\nfailed twice"}); err != nil {
+			if err := s.tc.SignalWorkflow(ctx, saga.WorkflowID(v.OrderID), "", saga.SignalReject,
+				saga.Decision{By: "ops", Note: "fraud check\nfailed twice"}); err != nil {
 				t.Fatal(err)
 			}
-			done := s.await(t, v.OrderID, 30*time.Second, "the end", func(v api.OrderView) bool { return v.Status.Settled() && v.Status != workflows.StatusAwaitingApproval })
-			if done.Status != workflows.StatusRejected || done.Failure == nil || done.Failure.Message != "rejected by ops: fraud check failed twice" {
+			done := s.await(t, v.OrderID, 30*time.Second, "the end", func(v api.OrderView) bool { return v.Status.Settled() && v.Status != saga.StatusAwaitingApproval })
+			if done.Status != saga.StatusRejected || done.Failure == nil || done.Failure.Message != "rejected by ops: fraud check failed twice" {
 				t.Errorf("order = %s %+v, want REJECTED with the note on one line", done.Status, done.Failure)
 			}
 		})
@@ -111,7 +111,7 @@ func TestLongAndMultiLineNotesEndToEnd(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
 			v := s.place(t, orderRequest(s.newCustomer(t, 100000), "pm_card_declined", "US", "SKU-MUG:1"))
-			if v.Status != workflows.StatusNeedsAttention {
+			if v.Status != saga.StatusNeedsAttention {
 				t.Fatalf("order = %s, want NEEDS_ATTENTION (CancelOrder cannot run)", v.Status)
 			}
 			r := s.call(t, http.MethodPost, "/v1/orders/"+v.OrderID+"/resolve-manually",
@@ -123,7 +123,7 @@ func TestLongAndMultiLineNotesEndToEnd(t *testing.T) {
 			deadline := time.Now().Add(10 * time.Second)
 			for {
 				o, err := s.orders.Get(ctx, v.OrderID)
-				if err == nil && o.Status == order.Rejected && o.ErrorType == activities.PaymentDeclined {
+				if err == nil && o.Status == order.Rejected && o.ErrorType == saga.PaymentDeclined {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -131,7 +131,7 @@ func TestLongAndMultiLineNotesEndToEnd(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			if got := s.get(t, v.OrderID); got.Status != workflows.StatusRejected {
+			if got := s.get(t, v.OrderID); got.Status != saga.StatusRejected {
 				t.Errorf("GET = %s, want REJECTED", got.Status)
 			}
 		})
@@ -157,7 +157,7 @@ func TestWaitingClientsNeverBlockACancel(t *testing.T) {
 		}
 		id := first.view(t).OrderID
 		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
-			return stepStatus(v, workflows.StepChargePayment) == workflows.StepRunning
+			return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 		})
 
 		var wg sync.WaitGroup
@@ -184,7 +184,7 @@ func TestWaitingClientsNeverBlockACancel(t *testing.T) {
 			}
 		}
 		v := s.await(t, id, 30*time.Second, "the end", func(v api.OrderView) bool { return v.Status.Final() })
-		if v.Status != workflows.StatusCancelled {
+		if v.Status != saga.StatusCancelled {
 			t.Errorf("order = %s, want CANCELLED", v.Status)
 		}
 		if err := fc.Set(ctx, faults.Config{}); err != nil {
@@ -239,7 +239,7 @@ func TestAnOrderIDReusedAfterRetention(t *testing.T) {
 		keyed := orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:3")
 		old(api.OrderIDForKey(key), keyed)
 
-		if r := s.call(t, http.MethodPost, "/v1/orders", req); r.status != http.StatusOK || r.view(t).Status != workflows.StatusCompleted {
+		if r := s.call(t, http.MethodPost, "/v1/orders", req); r.status != http.StatusOK || r.view(t).Status != saga.StatusCompleted {
 			t.Errorf("the same request again: %d %s, want 200 with the COMPLETED order", r.status, r.body)
 		}
 		other := req
@@ -254,7 +254,7 @@ func TestAnOrderIDReusedAfterRetention(t *testing.T) {
 			t.Errorf("the same key with another body: %d %s, want 422 IdempotencyKeyReused", r.status, r.body)
 		}
 		for _, id := range []string{req.OrderID, api.OrderIDForKey(key)} {
-			if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), ""); !errors.As(err, new(*serviceerror.NotFound)) {
+			if _, err := s.tc.DescribeWorkflowExecution(ctx, saga.WorkflowID(id), ""); !errors.As(err, new(*serviceerror.NotFound)) {
 				t.Errorf("a workflow was started for the reused ID %s: %v", id, err)
 			}
 			if o, err := s.orders.Get(ctx, id); err != nil || o.Status != order.Completed {
@@ -270,10 +270,10 @@ func TestAFreeOrderCompletesWithoutACharge(t *testing.T) {
 		cust := s.newCustomer(t, 100000)
 		sku := s.newProduct(t, 0, 10)
 		v := s.place(t, orderRequest(cust, "pm_card_visa", "US", sku+":2"))
-		if v.Status != workflows.StatusCompleted || v.TotalCents != 0 {
+		if v.Status != saga.StatusCompleted || v.TotalCents != 0 {
 			t.Fatalf("free order = %s, total %d; want COMPLETED, 0", v.Status, v.TotalCents)
 		}
-		if st := stepStatus(v, workflows.StepChargePayment); st != workflows.StepSkipped {
+		if st := stepStatus(v, saga.StepChargePayment); st != saga.StepSkipped {
 			t.Errorf("ChargePayment = %s, want SKIPPED", st)
 		}
 		if _, err := s.payments.Payment(context.Background(), v.OrderID); !errors.Is(err, payment.ErrNotFound) {

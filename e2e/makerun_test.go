@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/ordersaga/ordersaga/internal/config"
-	"github.com/ordersaga/ordersaga/workflows"
+	"github.com/ordersaga/ordersaga/saga"
 )
 
 // TestMakeRun runs `make run` as a newcomer would (from an empty data directory, on its
@@ -85,7 +85,7 @@ func TestMakeRun(t *testing.T) {
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", ports["API_PORT"])
 	s := &stack{apiURL: apiURL}
 	v := s.place(t, orderRequest("cust-1", "pm_card_visa", "US", "SKU-BOOK:2"))
-	if v.Status != workflows.StatusCompleted {
+	if v.Status != saga.StatusCompleted {
 		t.Fatalf("order through make run = %s %+v, want COMPLETED", v.Status, v.Failure)
 	}
 

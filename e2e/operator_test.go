@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/ordersaga/ordersaga/workflows"
+	"github.com/ordersaga/ordersaga/saga"
 )
 
 // TestOperatorEndpointsNeedAToken checks every operator endpoint of the real API: no
@@ -13,7 +13,7 @@ import (
 func TestOperatorEndpointsNeedAToken(t *testing.T) {
 	each(t, func(t *testing.T, s *stack) {
 		done := s.place(t, orderRequest(s.newCustomer(t, 100000), "pm_card_visa", "US", "SKU-MUG:1"))
-		if done.Status != workflows.StatusCompleted {
+		if done.Status != saga.StatusCompleted {
 			t.Fatalf("order = %s", done.Status)
 		}
 		sku := s.newProduct(t, 100, 1)

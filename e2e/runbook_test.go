@@ -13,15 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // runbook runs the command blocks of RUNBOOK.md against a stack.
@@ -127,7 +126,7 @@ func TestRunbook(t *testing.T) {
 	final := func(v api.OrderView) bool { return v.Status.Final() }
 	placeBig := func(t *testing.T, cust string) api.OrderView {
 		v := s.place(t, orderRequest(cust, "pm_card_visa", "US", "SKU-LAPTOP:1"))
-		if v.Status != workflows.StatusAwaitingApproval {
+		if v.Status != saga.StatusAwaitingApproval {
 			t.Fatalf("a $1,200 order is %s, want AWAITING_APPROVAL", v.Status)
 		}
 		return v
@@ -144,7 +143,7 @@ func TestRunbook(t *testing.T) {
 		cust := s.newCustomer(t, 500000)
 		v := placeBig(t, cust)
 		env.recording.note("approved", v.OrderID)
-		wid := workflows.WorkflowID(v.OrderID)
+		wid := saga.WorkflowID(v.OrderID)
 		rb.runUntil(t, "list-by-customer", v.OrderID, cust, wid)
 		count := rb.run(t, "count-awaiting-approval", v.OrderID, cust)
 		if !regexp.MustCompile(`Total: [1-9]`).MatchString(count) {
@@ -158,7 +157,7 @@ func TestRunbook(t *testing.T) {
 
 		mustContain(t, "approve", rb.run(t, "approve", v.OrderID, cust), "Signal workflow succeeded")
 		done := s.await(t, v.OrderID, 20*time.Second, "completion", final)
-		if done.Status != workflows.StatusCompleted || s.balance(t, cust) != 500000-120000 {
+		if done.Status != saga.StatusCompleted || s.balance(t, cust) != 500000-120000 {
 			t.Errorf("after approve: %s, balance %d; want COMPLETED and charged", done.Status, s.balance(t, cust))
 		}
 		mustContain(t, "history after approval", rb.run(t, "history", v.OrderID, cust),
@@ -172,7 +171,7 @@ func TestRunbook(t *testing.T) {
 		env.recording.note("approval-rejected", v.OrderID)
 		mustContain(t, "reject", rb.run(t, "reject", v.OrderID, cust), "Signal workflow succeeded")
 		done := s.await(t, v.OrderID, 20*time.Second, "rejection", final)
-		wantRejected(t, done, workflows.StepApproval, activities.ApprovalRejected)
+		wantRejected(t, done, saga.StepApproval, saga.ApprovalRejected)
 		if after := s.product(t, "SKU-LAPTOP"); after.Available != before.Available || after.Reserved != before.Reserved {
 			t.Errorf("SKU-LAPTOP went from %+v to %+v, want the stock back", before, after)
 		}
@@ -182,7 +181,7 @@ func TestRunbook(t *testing.T) {
 		cust := s.newCustomer(t, 500000)
 		v := placeBig(t, cust)
 		mustContain(t, "api-approve", rb.run(t, "api-approve", v.OrderID, cust), `"action":"approve"`, `"by":"alice"`)
-		if done := s.await(t, v.OrderID, 20*time.Second, "completion", final); done.Status != workflows.StatusCompleted {
+		if done := s.await(t, v.OrderID, 20*time.Second, "completion", final); done.Status != saga.StatusCompleted {
 			t.Errorf("after api-approve: %s", done.Status)
 		}
 	})
@@ -198,11 +197,11 @@ func TestRunbook(t *testing.T) {
 		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", sku+":3"))
 		id := r.view(t).OrderID
 		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
-			return stepStatus(v, workflows.StepChargePayment) == workflows.StepRunning
+			return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 		})
 		mustContain(t, "cancel", rb.run(t, "cancel", id, cust), "Canceled workflow")
 		v := s.await(t, id, 20*time.Second, "the end", final)
-		if v.Status != workflows.StatusCancelled {
+		if v.Status != saga.StatusCancelled {
 			t.Fatalf("after cancel: %s %+v", v.Status, v.Failure)
 		}
 		if p := s.product(t, sku); p.Available != 4 || p.Reserved != 0 {
@@ -246,7 +245,7 @@ func TestRunbook(t *testing.T) {
 		rb.run(t, "break-refunds", "", cust)
 		t.Cleanup(func() { _ = s.payments.Faults().Set(ctx, faults.Config{}) })
 		v := s.place(t, orderRequest(cust, "pm_card_visa", "XX", sku+":2"))
-		if v.Status != workflows.StatusNeedsAttention || v.Attention == nil || v.Attention.Step != workflows.StepChargePayment {
+		if v.Status != saga.StatusNeedsAttention || v.Attention == nil || v.Attention.Step != saga.StepChargePayment {
 			t.Fatalf("order = %s, attention %+v; want NEEDS_ATTENTION on the refund", v.Status, v.Attention)
 		}
 		return v
@@ -257,14 +256,14 @@ func TestRunbook(t *testing.T) {
 		sku := s.newProduct(t, 1500, 5)
 		v := stuck(t, cust, sku)
 		env.recording.note("needs-attention-retried", v.OrderID)
-		rb.runUntil(t, "list-by-status", v.OrderID, cust, workflows.WorkflowID(v.OrderID))
+		rb.runUntil(t, "list-by-status", v.OrderID, cust, saga.WorkflowID(v.OrderID))
 		if p := s.product(t, sku); p.Reserved != 2 {
 			t.Errorf("while the refund is stuck %s = %+v: the stock must stay reserved until the refund is done", sku, p)
 		}
 		rb.run(t, "fix-refunds", "", cust)
 		mustContain(t, "retry-compensations", rb.run(t, "retry-compensations", v.OrderID, cust), "Signal workflow succeeded")
 		done := s.await(t, v.OrderID, 20*time.Second, "the end", final)
-		wantRejected(t, done, workflows.StepScheduleShipping, activities.ShippingUnavailable)
+		wantRejected(t, done, saga.StepScheduleShipping, saga.ShippingUnavailable)
 		if b := s.balance(t, cust); b != 100000 {
 			t.Errorf("balance = %d, want 100000 (refunded)", b)
 		}
@@ -284,10 +283,10 @@ func TestRunbook(t *testing.T) {
 		}
 		rb.run(t, "resolve-manually", v.OrderID, cust)
 		done := s.await(t, v.OrderID, 20*time.Second, "the end", final)
-		wantRejected(t, done, workflows.StepScheduleShipping, activities.ShippingUnavailable)
-		var charge *workflows.StepState
+		wantRejected(t, done, saga.StepScheduleShipping, saga.ShippingUnavailable)
+		var charge *saga.StepState
 		for i := range done.Steps {
-			if done.Steps[i].Name == workflows.StepChargePayment {
+			if done.Steps[i].Name == saga.StepChargePayment {
 				charge = &done.Steps[i]
 			}
 		}
@@ -305,15 +304,15 @@ func TestRunbook(t *testing.T) {
 		v := stuck(t, cust, sku)
 		out := rb.run(t, "reset", v.OrderID, cust)
 		after := s.await(t, v.OrderID, 20*time.Second, "a new run", func(n api.OrderView) bool { return n.RunID != v.RunID })
-		mustContain(t, "reset", out, "Resetting workflow "+workflows.WorkflowID(v.OrderID))
+		mustContain(t, "reset", out, "Resetting workflow "+saga.WorkflowID(v.OrderID))
 		mustContain(t, "describe after reset", rb.run(t, "describe", v.OrderID, cust), after.RunID)
-		if after.Status != workflows.StatusNeedsAttention {
+		if after.Status != saga.StatusNeedsAttention {
 			t.Errorf("after reset: %s, want still NEEDS_ATTENTION", after.Status)
 		}
 		rb.run(t, "fix-refunds", "", cust)
 		rb.run(t, "retry-compensations", v.OrderID, cust)
 		done := s.await(t, v.OrderID, 20*time.Second, "the end", final)
-		wantRejected(t, done, workflows.StepScheduleShipping, activities.ShippingUnavailable)
+		wantRejected(t, done, saga.StepScheduleShipping, saga.ShippingUnavailable)
 		if b := s.balance(t, cust); b != 100000 {
 			t.Errorf("balance = %d, want 100000 (refunded once)", b)
 		}

@@ -6,13 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 func TestOrderCompletes(t *testing.T) {
@@ -23,7 +22,7 @@ func TestOrderCompletes(t *testing.T) {
 
 		v := s.place(t, orderRequest(cust, "pm_card_visa", "US", "SKU-BOOK:2"))
 		env.recording.note("completed", v.OrderID)
-		if v.Status != workflows.StatusCompleted || v.TotalCents != 3000 {
+		if v.Status != saga.StatusCompleted || v.TotalCents != 3000 {
 			t.Fatalf("order = %s, total %d; want COMPLETED, 3000", v.Status, v.TotalCents)
 		}
 		after := s.product(t, "SKU-BOOK")
@@ -55,7 +54,7 @@ func TestOrderRejected(t *testing.T) {
 			cust := s.newCustomer(t, 100000)
 			v := s.place(t, orderRequest(cust, "pm_card_visa", "US", "SKU-SOLDOUT:1"))
 			env.recording.note("out-of-stock", v.OrderID)
-			wantRejected(t, v, workflows.StepReserveInventory, activities.OutOfStock)
+			wantRejected(t, v, saga.StepReserveInventory, saga.OutOfStock)
 			if sa := s.searchStatus(t, v.OrderID); sa != "REJECTED" {
 				t.Errorf("OrderStatus search attribute = %s, want REJECTED", sa)
 			}
@@ -74,7 +73,7 @@ func TestOrderRejected(t *testing.T) {
 			sku := s.newProduct(t, 1000, 5)
 			v := s.place(t, orderRequest(cust, "pm_card_declined", "US", sku+":2"))
 			env.recording.note("payment-declined", v.OrderID)
-			wantRejected(t, v, workflows.StepChargePayment, activities.PaymentDeclined)
+			wantRejected(t, v, saga.StepChargePayment, saga.PaymentDeclined)
 			if p := s.product(t, sku); p.Available != 5 || p.Reserved != 0 {
 				t.Errorf("%s = %+v, want the stock restored", sku, p)
 			}
@@ -90,7 +89,7 @@ func TestOrderRejected(t *testing.T) {
 			sku := s.newProduct(t, 2500, 5)
 			v := s.place(t, orderRequest(cust, "pm_card_visa", "XX", sku+":1"))
 			env.recording.note("shipping-unavailable", v.OrderID)
-			wantRejected(t, v, workflows.StepScheduleShipping, activities.ShippingUnavailable)
+			wantRejected(t, v, saga.StepScheduleShipping, saga.ShippingUnavailable)
 			if p, err := s.payments.Payment(ctx, v.OrderID); err != nil || p.Status != payment.Refunded {
 				t.Errorf("payment = %+v, %v; want REFUNDED", p, err)
 			}
@@ -103,8 +102,8 @@ func TestOrderRejected(t *testing.T) {
 			if sh, err := s.shipping.Shipment(ctx, v.OrderID); err == nil && sh.Status == shipping.Scheduled {
 				t.Errorf("shipment = %+v, want none scheduled", sh)
 			}
-			for _, step := range []workflows.Step{workflows.StepCreateOrder, workflows.StepReserveInventory, workflows.StepChargePayment} {
-				if got := stepStatus(v, step); got != workflows.StepCompensated {
+			for _, step := range []saga.Step{saga.StepCreateOrder, saga.StepReserveInventory, saga.StepChargePayment} {
+				if got := stepStatus(v, step); got != saga.StepCompensated {
 					t.Errorf("step %s = %s, want COMPENSATED", step, got)
 				}
 			}
@@ -112,9 +111,9 @@ func TestOrderRejected(t *testing.T) {
 	})
 }
 
-func wantRejected(t *testing.T, v api.OrderView, step workflows.Step, errType string) {
+func wantRejected(t *testing.T, v api.OrderView, step saga.Step, errType string) {
 	t.Helper()
-	if v.Status != workflows.StatusRejected || v.Failure == nil || v.Failure.Type != errType || v.Failure.Step != step {
+	if v.Status != saga.StatusRejected || v.Failure == nil || v.Failure.Type != errType || v.Failure.Step != step {
 		t.Fatalf("order = %s, failure %+v; want REJECTED with %s at %s", v.Status, v.Failure, errType, step)
 	}
 }
@@ -124,7 +123,7 @@ func TestFlakyCardIsRetriedAndChargedOnce(t *testing.T) {
 		cust := s.newCustomer(t, 100000)
 		v := s.place(t, orderRequest(cust, "pm_card_flaky", "US", "SKU-MUG:1"))
 		env.recording.note("flaky-card", v.OrderID)
-		if v.Status != workflows.StatusCompleted {
+		if v.Status != saga.StatusCompleted {
 			t.Fatalf("order = %s %+v, want COMPLETED", v.Status, v.Failure)
 		}
 		p, err := s.payments.Payment(context.Background(), v.OrderID)
@@ -135,7 +134,7 @@ func TestFlakyCardIsRetriedAndChargedOnce(t *testing.T) {
 			t.Errorf("balance = %d, want 99200 (charged once)", b)
 		}
 		for _, st := range v.Steps {
-			if st.Name == workflows.StepChargePayment && st.Attempts != 3 {
+			if st.Name == saga.StepChargePayment && st.Attempts != 3 {
 				t.Errorf("ChargePayment attempts = %d, want 3", st.Attempts)
 			}
 		}
@@ -157,7 +156,7 @@ func TestIdempotencyKey(t *testing.T) {
 			t.Fatalf("second: %d %s, want 200", second.status, second.body)
 		}
 		a, b := first.view(t), second.view(t)
-		if a.OrderID != b.OrderID || a.RunID != b.RunID || b.Status != workflows.StatusCompleted {
+		if a.OrderID != b.OrderID || a.RunID != b.RunID || b.Status != saga.StatusCompleted {
 			t.Errorf("second answer = %s/%s %s, want the first order %s/%s", b.OrderID, b.RunID, b.Status, a.OrderID, a.RunID)
 		}
 		if loc := second.header.Get("Location"); loc != "/v1/orders/"+a.OrderID {
@@ -199,14 +198,14 @@ func TestCancelWhileAStepIsSlow(t *testing.T) {
 		id := r.view(t).OrderID
 		env.recording.note("cancelled", id)
 		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
-			return stepStatus(v, workflows.StepChargePayment) == workflows.StepRunning
+			return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 		})
 		c := s.call(t, http.MethodPost, "/v1/orders/"+id+"/cancel", map[string]string{"note": "changed my mind"})
 		if c.status != http.StatusAccepted {
 			t.Fatalf("cancel: %d %s, want 202", c.status, c.body)
 		}
 		v := s.await(t, id, 20*time.Second, "CANCELLED", func(v api.OrderView) bool { return v.Status.Final() })
-		if v.Status != workflows.StatusCancelled {
+		if v.Status != saga.StatusCancelled {
 			t.Fatalf("order = %s %+v, want CANCELLED", v.Status, v.Failure)
 		}
 		// The slow charge may land before or after its refund; either way nothing stays taken.
@@ -249,7 +248,7 @@ func TestCancelAfterCompletionIsRefused(t *testing.T) {
 		if r.status != http.StatusConflict || r.problem(t).Code != "InvalidOrderState" {
 			t.Errorf("cancel after completion: %d %s, want 409 InvalidOrderState", r.status, r.body)
 		}
-		if got := s.get(t, v.OrderID).Status; got != workflows.StatusCompleted {
+		if got := s.get(t, v.OrderID).Status; got != saga.StatusCompleted {
 			t.Errorf("status = %s, want COMPLETED", got)
 		}
 	})
@@ -271,7 +270,7 @@ func TestWorkerKilledMidSaga(t *testing.T) {
 		}
 		id := r.view(t).OrderID
 		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
-			return stepStatus(v, workflows.StepChargePayment) == workflows.StepRunning
+			return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 		})
 		s.killWorker() // SIGKILL while the charge is in flight
 		if err := fc.Set(ctx, faults.Config{}); err != nil {
@@ -282,7 +281,7 @@ func TestWorkerKilledMidSaga(t *testing.T) {
 		}
 		// The lost attempt times out (10s) and is retried by the new worker.
 		v := s.await(t, id, 60*time.Second, "the saga to finish", func(v api.OrderView) bool { return v.Status.Final() })
-		if v.Status != workflows.StatusCompleted {
+		if v.Status != saga.StatusCompleted {
 			t.Fatalf("order = %s %+v, want COMPLETED", v.Status, v.Failure)
 		}
 		if b := s.balance(t, cust); b != 100000-3*800 {
@@ -353,7 +352,7 @@ func TestWorkerDrainsOnSIGTERM(t *testing.T) {
 		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:1"))
 		id := r.view(t).OrderID
 		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
-			return stepStatus(v, workflows.StepChargePayment) == workflows.StepRunning
+			return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 		})
 		s.mu.Lock()
 		old := s.worker
@@ -365,12 +364,12 @@ func TestWorkerDrainsOnSIGTERM(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := s.await(t, id, 30*time.Second, "the saga to finish", func(v api.OrderView) bool { return v.Status.Final() })
-		if v.Status != workflows.StatusCompleted {
+		if v.Status != saga.StatusCompleted {
 			t.Fatalf("order = %s %+v, want COMPLETED", v.Status, v.Failure)
 		}
 		// The stopping worker finished the charge it had started: no second attempt.
 		for _, st := range v.Steps {
-			if st.Name == workflows.StepChargePayment && st.Attempts != 1 {
+			if st.Name == saga.StepChargePayment && st.Attempts != 1 {
 				t.Errorf("ChargePayment took %d attempts, want 1 (the draining worker completed it)", st.Attempts)
 			}
 		}

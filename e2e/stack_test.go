@@ -41,11 +41,11 @@ import (
 	"github.com/ordersaga/ordersaga/internal/problem"
 	"github.com/ordersaga/ordersaga/internal/proc"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // operatorToken is the stacks' operator bearer token.
@@ -415,7 +415,7 @@ func (s *stack) call(t testing.TB, method, path string, body any, headers ...str
 func orderRequest(customer, paymentMethod, country string, items ...string) api.PlaceOrderRequest {
 	req := api.PlaceOrderRequest{
 		CustomerID: customer, PaymentMethod: paymentMethod,
-		ShippingAddress: workflows.Address{Name: "Ada Lovelace", Line1: "12 Analytical Row", City: "Springfield",
+		ShippingAddress: saga.Address{Name: "Ada Lovelace", Line1: "12 Analytical Row", City: "Springfield",
 			PostalCode: "12345", Country: country},
 	}
 	for _, it := range items {
@@ -473,7 +473,7 @@ func (s *stack) await(t *testing.T, orderID string, limit time.Duration, what st
 	}
 }
 
-func stepStatus(v api.OrderView, step workflows.Step) workflows.StepStatus {
+func stepStatus(v api.OrderView, step saga.Step) saga.StepStatus {
 	for _, st := range v.Steps {
 		if st.Name == step {
 			return st.Status
@@ -536,7 +536,7 @@ func notFound(err error) bool {
 // searchStatus returns the OrderStatus search attribute of an order's workflow.
 func (s *stack) searchStatus(t *testing.T, orderID string) string {
 	t.Helper()
-	desc, err := s.tc.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(orderID), "")
+	desc, err := s.tc.DescribeWorkflowExecution(context.Background(), saga.WorkflowID(orderID), "")
 	if err != nil {
 		t.Fatal(err)
 	}

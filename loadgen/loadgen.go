@@ -25,7 +25,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/internal/problem"
-	"github.com/ordersaga/ordersaga/workflows"
+	"github.com/ordersaga/ordersaga/saga"
 )
 
 // Kind is a kind of order in the mix, each with its expected outcome.
@@ -108,7 +108,7 @@ type Order struct {
 	ID   string
 	Kind Kind
 	// Status is the last status seen: final unless the order did not settle in time.
-	Status workflows.OrderStatus
+	Status saga.OrderStatus
 	// ErrorType is the failure's type of a REJECTED order.
 	ErrorType string
 	// Placed is false when the order could not be placed at all.
@@ -238,7 +238,7 @@ func (g *generator) request(i int, k Kind) api.PlaceOrderRequest {
 		CustomerID:    c.Customers[i%len(c.Customers)],
 		Items:         []api.ItemRequest{{SKU: c.SKU, Quantity: 1 + i%3}},
 		PaymentMethod: "pm_card_visa",
-		ShippingAddress: workflows.Address{Name: "Load Tester", Line1: fmt.Sprintf("%d Load St", i), City: "Springfield",
+		ShippingAddress: saga.Address{Name: "Load Tester", Line1: fmt.Sprintf("%d Load St", i), City: "Springfield",
 			PostalCode: "12345", Country: "US"},
 	}
 	switch k {
@@ -289,7 +289,7 @@ func (g *generator) order(ctx context.Context, i int, k Kind) Order {
 			cancelAt = time.Time{}
 			g.do(ctx, http.MethodPost, "/v1/orders/"+o.ID+"/cancel", api.DecisionRequest{Note: "load test"}, nil)
 		}
-		if k == Approval && !decided && view.Status == workflows.StatusAwaitingApproval {
+		if k == Approval && !decided && view.Status == saga.StatusAwaitingApproval {
 			decided = true
 			action := "approve"
 			if i%2 == 1 {

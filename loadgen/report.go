@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ordersaga/ordersaga/workflows"
+	"github.com/ordersaga/ordersaga/saga"
 )
 
 // Report is the outcome of a run.
@@ -17,8 +17,8 @@ type Report struct {
 	// Placed, Settled and Failed count the orders placed, those seen final, and those that
 	// could not be placed at all.
 	Placed, Settled, Failed int
-	ByStatus                map[workflows.OrderStatus]int
-	ByKind                  map[Kind]map[workflows.OrderStatus]int
+	ByStatus                map[saga.OrderStatus]int
+	ByKind                  map[Kind]map[saga.OrderStatus]int
 	// Unexpected lists the answers that were not a success to a request that should have
 	// succeeded; Refused those that rightly were not (a cancel that came too late).
 	Unexpected, Refused []Answer
@@ -52,7 +52,7 @@ func (r *Report) OrderIDs() []string {
 }
 
 func (g *generator) report(orders []Order, took time.Duration) *Report {
-	r := &Report{Orders: orders, Duration: took, ByStatus: map[workflows.OrderStatus]int{}, ByKind: map[Kind]map[workflows.OrderStatus]int{}}
+	r := &Report{Orders: orders, Duration: took, ByStatus: map[saga.OrderStatus]int{}, ByKind: map[Kind]map[saga.OrderStatus]int{}}
 	var accept, e2e []time.Duration
 	for _, o := range orders {
 		r.Retries += o.Retries
@@ -64,7 +64,7 @@ func (g *generator) report(orders []Order, took time.Duration) *Report {
 		accept = append(accept, o.Accept)
 		r.ByStatus[o.Status]++
 		if r.ByKind[o.Kind] == nil {
-			r.ByKind[o.Kind] = map[workflows.OrderStatus]int{}
+			r.ByKind[o.Kind] = map[saga.OrderStatus]int{}
 		}
 		r.ByKind[o.Kind][o.Status]++
 		if o.Status.Final() {
@@ -105,13 +105,13 @@ func (r *Report) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "accept     %v\n", r.Accept)
 	fmt.Fprintf(w, "end to end %v\n", r.EndToEnd)
 	var statuses []string
-	for _, st := range []workflows.OrderStatus{workflows.StatusCompleted, workflows.StatusRejected, workflows.StatusCancelled, workflows.StatusNeedsAttention} {
+	for _, st := range []saga.OrderStatus{saga.StatusCompleted, saga.StatusRejected, saga.StatusCancelled, saga.StatusNeedsAttention} {
 		if n := r.ByStatus[st]; n > 0 {
 			statuses = append(statuses, fmt.Sprintf("%s %d", st, n))
 		}
 	}
 	for st, n := range r.ByStatus {
-		if !st.Final() && st != workflows.StatusNeedsAttention {
+		if !st.Final() && st != saga.StatusNeedsAttention {
 			statuses = append(statuses, fmt.Sprintf("%s %d (not settled)", st, n))
 		}
 	}

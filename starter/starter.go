@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -31,7 +32,7 @@ type Request struct {
 	CustomerID    string
 	Items         []inventory.Item
 	PaymentMethod string
-	Address       workflows.Address
+	Address       saga.Address
 	// Timeout bounds the wait for the order's end; 0 waits until it ends.
 	Timeout time.Duration
 }
@@ -100,7 +101,7 @@ type Starter struct {
 	Temporal  Temporal
 	Catalog   Quoter
 	TaskQueue string
-	Policy    workflows.Policy
+	Policy    saga.Policy
 	// UIURL and Namespace build the Web UI link.
 	UIURL, Namespace string
 	Out              io.Writer
@@ -115,17 +116,17 @@ func (s *Starter) Run(ctx context.Context, r Request, newID func() string) error
 	if err != nil {
 		return fmt.Errorf("price the order: %w", err)
 	}
-	in := workflows.OrderInput{
-		Order: workflows.Order{
+	in := saga.OrderInput{
+		Order: saga.Order{
 			OrderID: r.OrderID, CustomerID: r.CustomerID, TotalCents: q.TotalCents, Currency: q.Currency,
 			PaymentMethod: r.PaymentMethod, ShippingAddress: r.Address,
 		},
 		Policy: s.Policy,
 	}
 	for _, it := range q.Items {
-		in.Items = append(in.Items, workflows.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents})
+		in.Items = append(in.Items, saga.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents})
 	}
-	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(in, s.TaskQueue, nil), workflows.WorkflowType, in)
+	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(in, s.TaskQueue, nil), saga.WorkflowType, in)
 	if err != nil {
 		return fmt.Errorf("start order %s: %w", r.OrderID, err)
 	}
@@ -141,7 +142,7 @@ func (s *Starter) Run(ctx context.Context, r Request, newID func() string) error
 	if err != nil {
 		return err
 	}
-	if final.Status != workflows.StatusCompleted {
+	if final.Status != saga.StatusCompleted {
 		msg := string(final.Status)
 		if f := final.Failure; f != nil {
 			msg += fmt.Sprintf(" at %s: %s (%s)", f.Step, f.Message, f.Type)
@@ -154,11 +155,11 @@ func (s *Starter) Run(ctx context.Context, r Request, newID func() string) error
 
 // follow prints the order's status and steps whenever its history grows, until the
 // workflow closes, and returns the final state.
-func (s *Starter) follow(ctx context.Context, run client.WorkflowRun) (workflows.OrderState, error) {
+func (s *Starter) follow(ctx context.Context, run client.WorkflowRun) (saga.OrderState, error) {
 	var last string
-	show := func() (workflows.OrderState, error) {
-		var st workflows.OrderState
-		v, err := s.Temporal.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryStatus)
+	show := func() (saga.OrderState, error) {
+		var st saga.OrderState
+		v, err := s.Temporal.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), saga.QueryStatus)
 		if err != nil {
 			return st, fmt.Errorf("query order: %w", err)
 		}
@@ -175,7 +176,7 @@ func (s *Starter) follow(ctx context.Context, run client.WorkflowRun) (workflows
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
-			return workflows.OrderState{}, fmt.Errorf("follow order: %w", err)
+			return saga.OrderState{}, fmt.Errorf("follow order: %w", err)
 		}
 		if ev.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED && !isClose(ev.GetEventType()) {
 			continue // the state changes only when a workflow task completes
@@ -188,7 +189,7 @@ func (s *Starter) follow(ctx context.Context, run client.WorkflowRun) (workflows
 			return st, nil
 		}
 	}
-	return workflows.OrderState{}, errors.New("the order's history ended without closing")
+	return saga.OrderState{}, errors.New("the order's history ended without closing")
 }
 
 func isClose(t enumspb.EventType) bool {
@@ -202,11 +203,11 @@ func isClose(t enumspb.EventType) bool {
 }
 
 // progressLine is one line per state: "PAID   CreateOrder ✓ ReserveInventory ✓ ...".
-func progressLine(st workflows.OrderState) string {
-	marks := map[workflows.StepStatus]string{
-		workflows.StepPending: "·", workflows.StepRunning: "…", workflows.StepCompleted: "✓",
-		workflows.StepFailed: "✗", workflows.StepSkipped: "-", workflows.StepCompensating: "↺…",
-		workflows.StepCompensated: "↺", workflows.StepCompensationFailed: "↺✗",
+func progressLine(st saga.OrderState) string {
+	marks := map[saga.StepStatus]string{
+		saga.StepPending: "·", saga.StepRunning: "…", saga.StepCompleted: "✓",
+		saga.StepFailed: "✗", saga.StepSkipped: "-", saga.StepCompensating: "↺…",
+		saga.StepCompensated: "↺", saga.StepCompensationFailed: "↺✗",
 	}
 	parts := []string{fmt.Sprintf("%-18s", st.Status)}
 	for _, step := range st.Steps {

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/workflows"
 )
 
@@ -27,6 +28,6 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 
 // Register registers OrderWorkflow under its type name and the activities on r.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: saga.WorkflowType})
 	r.RegisterActivity(acts)
 }

@@ -12,38 +12,38 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/ordersaga/ordersaga/activities"
+	"github.com/ordersaga/ordersaga/domain"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Defect 4: a long or multi-line note parked an order for good.
 func TestLongOrMultiLineNotesNeverParkAnOrder(t *testing.T) {
 	t.Run("a cancel with a 1000-character note ends CANCELLED with the reason cut to the service's limit", func(t *testing.T) {
 		h := newHarness(t)
-		h.env.OnActivity("ChargePayment", mock.Anything, mock.Anything).After(5*time.Second).Return(activities.Result{Attempt: 1}, nil)
+		h.env.OnActivity("ChargePayment", mock.Anything, mock.Anything).After(5*time.Second).Return(saga.Result{Attempt: 1}, nil)
 		h.env.RegisterDelayedCallback(func() {
-			h.update(workflows.UpdateCancel, workflows.Decision{By: "customer", Note: strings.Repeat("n", 1000)}, nil)
+			h.update(saga.UpdateCancel, saga.Decision{By: "customer", Note: strings.Repeat("n", 1000)}, nil)
 		}, time.Second)
 		h.run(testOrder())
-		h.wantOutcome("Canceled", workflows.StatusCancelled)
+		h.wantOutcome("Canceled", saga.StatusCancelled)
 		h.wantCompensations("RefundPayment", "ReleaseInventory", "CancelOrder")
 		for _, r := range h.fakes.reasons {
-			if n := len([]rune(r)); n > order.MaxReasonLen {
-				t.Errorf("reason of %d characters reached the order service, limit %d", n, order.MaxReasonLen)
+			if n := len([]rune(r)); n > domain.Reason.Max {
+				t.Errorf("reason of %d characters reached the order service, limit %d", n, domain.Reason.Max)
 			}
 		}
 	})
 	t.Run("a reject signal with a two-line note ends REJECTED, the note on one line", func(t *testing.T) {
 		h := newHarness(t)
 		h.env.RegisterDelayedCallback(func() {
-			h.env.SignalWorkflow(workflows.SignalReject, workflows.Decision{By: "bob", Note: "fraud check\nfailed twice"})
+			h.env.SignalWorkflow(saga.SignalReject, saga.Decision{By: "bob", Note: "fraud check\nfailed twice"})
 		}, time.Minute)
 		h.run(bigOrder())
-		h.wantOutcome(activities.ApprovalRejected, workflows.StatusRejected)
+		h.wantOutcome(saga.ApprovalRejected, saga.StatusRejected)
 		h.wantCompensations("ReleaseInventory", "CancelOrder")
 		if f := h.state().Failure; f == nil || f.Message != "rejected by bob: fraud check failed twice" {
 			t.Errorf("failure = %+v, want the note on one line", f)
@@ -52,15 +52,15 @@ func TestLongOrMultiLineNotesNeverParkAnOrder(t *testing.T) {
 	t.Run("a signal whose payload is not a decision is ignored, with an event saying why", func(t *testing.T) {
 		h := newHarness(t)
 		h.env.RegisterDelayedCallback(func() {
-			h.env.SignalWorkflow(workflows.SignalApprove, json.RawMessage(`{"by":"mallory","reason":"typo"}`))
+			h.env.SignalWorkflow(saga.SignalApprove, json.RawMessage(`{"by":"mallory","reason":"typo"}`))
 		}, time.Minute)
 		h.env.RegisterDelayedCallback(func() {
-			h.env.SignalWorkflow(workflows.SignalApprove, workflows.Decision{By: "alice"})
+			h.env.SignalWorkflow(saga.SignalApprove, saga.Decision{By: "alice"})
 		}, 2*time.Minute)
 		h.run(bigOrder())
-		h.wantOutcome("", workflows.StatusCompleted)
+		h.wantOutcome("", saga.StatusCompleted)
 		s := h.state()
-		if st := s.Step(workflows.StepApproval); st.Detail != "approved by alice" {
+		if st := s.Step(saga.StepApproval); st.Detail != "approved by alice" {
 			t.Errorf("approval = %q, want approved by alice (the malformed approve ignored)", st.Detail)
 		}
 		var actions []string
@@ -76,18 +76,18 @@ func TestLongOrMultiLineNotesNeverParkAnOrder(t *testing.T) {
 		h.fakes.failNext("ChargePayment", payment.ErrPaymentDeclined)
 		h.fakes.failAlways("CancelOrder", unavailable("the order service is down"))
 		h.env.RegisterDelayedCallback(func() {
-			if s := h.state(); s.Status != workflows.StatusNeedsAttention {
+			if s := h.state(); s.Status != saga.StatusNeedsAttention {
 				t.Errorf("status = %s, want NEEDS_ATTENTION", s.Status)
 			}
-			h.update(workflows.UpdateResolveManually, workflows.Decision{By: "ops", Note: "marked the order rejected by hand"}, nil)
+			h.update(saga.UpdateResolveManually, saga.Decision{By: "ops", Note: "marked the order rejected by hand"}, nil)
 		}, time.Hour)
 		h.run(testOrder())
-		h.wantOutcome(activities.PaymentDeclined, workflows.StatusRejected)
-		if got := h.fakes.statuses[len(h.fakes.statuses)-1]; got != "REJECTED:"+activities.PaymentDeclined {
+		h.wantOutcome(saga.PaymentDeclined, saga.StatusRejected)
+		if got := h.fakes.statuses[len(h.fakes.statuses)-1]; got != "REJECTED:"+saga.PaymentDeclined {
 			t.Errorf("the order service was last told %q, want REJECTED:PaymentDeclined", got)
 		}
-		var mirrored workflows.OrderState
-		if err := json.Unmarshal(h.fakes.state, &mirrored); err != nil || mirrored.Status != workflows.StatusRejected {
+		var mirrored saga.OrderState
+		if err := json.Unmarshal(h.fakes.state, &mirrored); err != nil || mirrored.Status != saga.StatusRejected {
 			t.Errorf("the read model holds %s (%v), want the final REJECTED state", mirrored.Status, err)
 		}
 	})
@@ -102,11 +102,11 @@ func TestADuplicateOrderIDCompensatesNothing(t *testing.T) {
 		errType  string
 		compsRun []string
 	}{
-		{"CreateOrder refused as another order's ID", "CreateOrder", order.ErrConflict, activities.IdempotencyConflict, nil},
-		{"CreateOrder refused because the ID's order was undone", "CreateOrder", order.ErrCompensated, activities.AlreadyCompensated, nil},
-		{"ReserveInventory refused as another order's reservation", "ReserveInventory", inventory.ErrConflict, activities.IdempotencyConflict, []string{"CancelOrder"}},
-		{"ChargePayment refused as another order's payment", "ChargePayment", payment.ErrConflict, activities.IdempotencyConflict, []string{"ReleaseInventory", "CancelOrder"}},
-		{"ScheduleShipping refused as another order's shipment", "ScheduleShipping", shipping.ErrConflict, activities.IdempotencyConflict,
+		{"CreateOrder refused as another order's ID", "CreateOrder", order.ErrConflict, saga.IdempotencyConflict, nil},
+		{"CreateOrder refused because the ID's order was undone", "CreateOrder", order.ErrCompensated, saga.AlreadyCompensated, nil},
+		{"ReserveInventory refused as another order's reservation", "ReserveInventory", inventory.ErrConflict, saga.IdempotencyConflict, []string{"CancelOrder"}},
+		{"ChargePayment refused as another order's payment", "ChargePayment", payment.ErrConflict, saga.IdempotencyConflict, []string{"ReleaseInventory", "CancelOrder"}},
+		{"ScheduleShipping refused as another order's shipment", "ScheduleShipping", shipping.ErrConflict, saga.IdempotencyConflict,
 			[]string{"RefundPayment", "ReleaseInventory", "CancelOrder"}},
 	}
 	for _, tc := range cases {
@@ -114,7 +114,7 @@ func TestADuplicateOrderIDCompensatesNothing(t *testing.T) {
 			h := newHarness(t)
 			h.fakes.failNext(tc.step, tc.err)
 			h.run(testOrder())
-			h.wantOutcome(tc.errType, workflows.StatusRejected)
+			h.wantOutcome(tc.errType, saga.StatusRejected)
 			h.wantCompensations(tc.compsRun...)
 		})
 	}
@@ -126,41 +126,41 @@ func TestARefusalAfterAnAmbiguousAttemptIsCompensated(t *testing.T) {
 		h := newHarness(t)
 		h.fakes.failNext("ReserveInventory", unavailable("the first attempt's answer was lost"), inventory.ErrOutOfStock)
 		h.run(testOrder())
-		h.wantOutcome(activities.OutOfStock, workflows.StatusRejected)
+		h.wantOutcome(saga.OutOfStock, saga.StatusRejected)
 		h.wantCompensations("ReleaseInventory", "CancelOrder")
 	})
 	t.Run("OutOfStock on the first attempt releases nothing", func(t *testing.T) {
 		h := newHarness(t)
 		h.fakes.failNext("ReserveInventory", inventory.ErrOutOfStock)
 		h.run(testOrder())
-		h.wantOutcome(activities.OutOfStock, workflows.StatusRejected)
+		h.wantOutcome(saga.OutOfStock, saga.StatusRejected)
 		h.wantCompensations("CancelOrder")
 	})
 	t.Run("a decline after a charge attempt that failed refunds (a no-op) too", func(t *testing.T) {
 		h := newHarness(t)
 		h.fakes.failNext("ChargePayment", unavailable("timeout"), payment.ErrInsufficientFunds)
 		h.run(testOrder())
-		h.wantOutcome(activities.InsufficientFunds, workflows.StatusRejected)
+		h.wantOutcome(saga.InsufficientFunds, saga.StatusRejected)
 		h.wantCompensations("RefundPayment", "ReleaseInventory", "CancelOrder")
 	})
 }
 
 // Defect 8: a zero-priced order was always rejected at ChargePayment.
 func TestAFreeOrderSkipsTheCharge(t *testing.T) {
-	free := func() workflows.OrderInput {
+	free := func() saga.OrderInput {
 		in := testOrder()
-		in.Items = []workflows.Item{{SKU: "SKU-SAMPLE", Quantity: 2, UnitPriceCents: 0}}
+		in.Items = []saga.Item{{SKU: "SKU-SAMPLE", Quantity: 2, UnitPriceCents: 0}}
 		in.TotalCents = 0
 		return in
 	}
 	t.Run("it completes without calling the payment service", func(t *testing.T) {
 		h := newHarness(t)
 		h.run(free())
-		h.wantOutcome("", workflows.StatusCompleted)
+		h.wantOutcome("", saga.StatusCompleted)
 		if n := h.fakes.count("ChargePayment"); n != 0 {
 			t.Errorf("ChargePayment called %d times for a free order", n)
 		}
-		if st := h.state().Step(workflows.StepChargePayment); st.Status != workflows.StepSkipped {
+		if st := h.state().Step(saga.StepChargePayment); st.Status != saga.StepSkipped {
 			t.Errorf("ChargePayment = %s, want SKIPPED", st.Status)
 		}
 	})
@@ -168,7 +168,7 @@ func TestAFreeOrderSkipsTheCharge(t *testing.T) {
 		h := newHarness(t)
 		h.fakes.failNext("ScheduleShipping", shipping.ErrShippingUnavailable)
 		h.run(free())
-		h.wantOutcome(activities.ShippingUnavailable, workflows.StatusRejected)
+		h.wantOutcome(saga.ShippingUnavailable, saga.StatusRejected)
 		h.wantCompensations("ReleaseInventory", "CancelOrder")
 	})
 }
@@ -177,13 +177,13 @@ func TestAFreeOrderSkipsTheCharge(t *testing.T) {
 func TestTheReadModelHoldsTheFinalState(t *testing.T) {
 	h := newHarness(t)
 	h.run(testOrder())
-	var mirrored workflows.OrderState
+	var mirrored saga.OrderState
 	if err := json.Unmarshal(h.fakes.state, &mirrored); err != nil {
 		t.Fatal(err)
 	}
 	final := h.state()
-	if mirrored.Status != workflows.StatusCompleted || mirrored.Version != final.Version ||
-		mirrored.Step(workflows.StepConfirmOrder).Status != workflows.StepCompleted {
+	if mirrored.Status != saga.StatusCompleted || mirrored.Version != final.Version ||
+		mirrored.Step(saga.StepConfirmOrder).Status != saga.StepCompleted {
 		t.Errorf("read model = %s v%d, want the final state %s v%d", mirrored.Status, mirrored.Version, final.Status, final.Version)
 	}
 }
@@ -191,9 +191,9 @@ func TestTheReadModelHoldsTheFinalState(t *testing.T) {
 // Defect 5: waiting with await-settled costs one update, with no timer.
 func TestAwaitSettledAnswersOnceTheOrderSettles(t *testing.T) {
 	h := newHarness(t)
-	var got workflows.OrderState
+	var got saga.OrderState
 	h.env.RegisterDelayedCallback(func() {
-		h.env.UpdateWorkflow(workflows.UpdateAwaitSettled, "", &testsuite.TestUpdateCallback{
+		h.env.UpdateWorkflow(saga.UpdateAwaitSettled, "", &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { t.Errorf("await-settled refused: %v", err) },
 			OnComplete: func(v any, err error) {
@@ -201,12 +201,12 @@ func TestAwaitSettledAnswersOnceTheOrderSettles(t *testing.T) {
 					t.Errorf("await-settled failed: %v", err)
 					return
 				}
-				got = v.(workflows.OrderState)
+				got = v.(saga.OrderState)
 			},
 		})
 	}, 0)
 	h.run(bigOrder())
-	if got.Status != workflows.StatusAwaitingApproval && got.Status != workflows.StatusRejected {
+	if got.Status != saga.StatusAwaitingApproval && got.Status != saga.StatusRejected {
 		t.Errorf("await-settled answered %s, want AWAITING_APPROVAL (the first settled state)", got.Status)
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ordersaga/ordersaga/domain"
+	"github.com/ordersaga/ordersaga/saga"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/ordersaga/ordersaga/internal/httpx"
 )
 
 // handle registers the status query and the signal and update handlers.
@@ -20,8 +20,8 @@ import (
 // one that does not apply, or whose payload is not a decision, is ignored with a log line
 // and an "ignored" event in the order's state.
 func (o *order) handle(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryStatus,
-		func() (OrderState, error) { return o.state, nil },
+	if err := workflow.SetQueryHandlerWithOptions(ctx, saga.QueryStatus,
+		func() (saga.OrderState, error) { return o.state, nil },
 		workflow.QueryHandlerOptions{Description: "The order's status, steps, failure and events"},
 	); err != nil {
 		return err
@@ -30,13 +30,13 @@ func (o *order) handle(ctx workflow.Context) error {
 	actions := []struct {
 		name        string
 		description string
-		check       func(Decision) error
-		apply       func(workflow.Context, Decision)
+		check       func(saga.Decision) error
+		apply       func(workflow.Context, saga.Decision)
 	}{
-		{SignalApprove, "Approve an order awaiting approval", o.checkAwaitingApproval, o.decide(true)},
-		{SignalReject, "Reject an order awaiting approval", o.checkAwaitingApproval, o.decide(false)},
-		{SignalRetryCompensations, "Run the stuck compensation again", o.checkNeedsAttention, o.answerOperator(true)},
-		{SignalResolveManually, "Record that the stuck step was undone by hand (needs a note) and move on",
+		{saga.SignalApprove, "Approve an order awaiting approval", o.checkAwaitingApproval, o.decide(true)},
+		{saga.SignalReject, "Reject an order awaiting approval", o.checkAwaitingApproval, o.decide(false)},
+		{saga.SignalRetryCompensations, "Run the stuck compensation again", o.checkNeedsAttention, o.answerOperator(true)},
+		{saga.SignalResolveManually, "Record that the stuck step was undone by hand (needs a note) and move on",
 			o.checkResolve, o.answerOperator(false)},
 	}
 	// Signals are received on a context that outlives cancellation: an operator must be
@@ -60,12 +60,12 @@ func (o *order) handle(ctx workflow.Context) error {
 			}
 		})
 		err := workflow.SetUpdateHandlerWithOptions(ctx, act.name,
-			func(ctx workflow.Context, d Decision) (OrderState, error) {
-				act.apply(ctx, d.Normalized())
+			func(ctx workflow.Context, d saga.Decision) (saga.OrderState, error) {
+				act.apply(ctx, normalized(d))
 				return o.state, nil
 			},
 			workflow.UpdateHandlerOptions{
-				Validator:   func(_ workflow.Context, d Decision) error { return act.check(d.Normalized()) },
+				Validator:   func(_ workflow.Context, d saga.Decision) error { return act.check(normalized(d)) },
 				Description: act.description,
 			})
 		if err != nil {
@@ -73,21 +73,21 @@ func (o *order) handle(ctx workflow.Context) error {
 		}
 	}
 
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel,
-		func(ctx workflow.Context, d Decision) (OrderState, error) {
-			o.requestCancel(ctx, d.Normalized())
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, saga.UpdateCancel,
+		func(ctx workflow.Context, d saga.Decision) (saga.OrderState, error) {
+			o.requestCancel(ctx, normalized(d))
 			return o.state, nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator:   func(_ workflow.Context, _ Decision) error { return o.checkCancellable() },
+			Validator:   func(_ workflow.Context, _ saga.Decision) error { return o.checkCancellable() },
 			Description: "Cancel the order and undo its steps; refused past the point of no return",
 		},
 	); err != nil {
 		return err
 	}
 
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAwaitSettled,
-		func(ctx workflow.Context) (OrderState, error) {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, saga.UpdateAwaitSettled,
+		func(ctx workflow.Context) (saga.OrderState, error) {
 			ctx, _ = workflow.NewDisconnectedContext(ctx)
 			err := workflow.Await(ctx, func() bool { return o.state.Status.Settled() })
 			return o.state, err
@@ -98,8 +98,8 @@ func (o *order) handle(ctx workflow.Context) error {
 		return err
 	}
 
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateWaitSettled,
-		func(ctx workflow.Context, wait Duration) (OrderState, error) {
+	return workflow.SetUpdateHandlerWithOptions(ctx, saga.UpdateWaitSettled,
+		func(ctx workflow.Context, wait saga.Duration) (saga.OrderState, error) {
 			ctx, _ = workflow.NewDisconnectedContext(ctx)
 			d := min(max(time.Duration(wait), 0), maxWait)
 			_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
@@ -114,24 +114,24 @@ func (o *order) handle(ctx workflow.Context) error {
 }
 
 func invalidState(format string, args ...any) error {
-	return temporal.NewApplicationError(fmt.Sprintf(format, args...), ErrTypeInvalidState)
+	return temporal.NewApplicationError(fmt.Sprintf(format, args...), saga.ErrTypeInvalidState)
 }
 
-func (o *order) checkAwaitingApproval(Decision) error {
-	if o.state.Status != StatusAwaitingApproval || o.approval != nil {
+func (o *order) checkAwaitingApproval(saga.Decision) error {
+	if o.state.Status != saga.StatusAwaitingApproval || o.approval != nil {
 		return invalidState("order %s is %s, not awaiting approval", o.in.OrderID, o.state.Status)
 	}
 	return nil
 }
 
-func (o *order) checkNeedsAttention(Decision) error {
-	if o.state.Status != StatusNeedsAttention || o.operator != nil {
+func (o *order) checkNeedsAttention(saga.Decision) error {
+	if o.state.Status != saga.StatusNeedsAttention || o.operator != nil {
 		return invalidState("order %s is %s, not waiting for an operator", o.in.OrderID, o.state.Status)
 	}
 	return nil
 }
 
-func (o *order) checkResolve(d Decision) error {
+func (o *order) checkResolve(d saga.Decision) error {
 	if err := o.checkNeedsAttention(d); err != nil {
 		return err
 	}
@@ -156,8 +156,8 @@ func (o *order) checkCancellable() error {
 }
 
 // decide returns the apply function of approve (true) or reject (false).
-func (o *order) decide(approved bool) func(workflow.Context, Decision) {
-	return func(ctx workflow.Context, d Decision) {
+func (o *order) decide(approved bool) func(workflow.Context, saga.Decision) {
+	return func(ctx workflow.Context, d saga.Decision) {
 		o.approval = &approval{approved: approved, Decision: d}
 		action := "reject"
 		if approved {
@@ -169,19 +169,19 @@ func (o *order) decide(approved bool) func(workflow.Context, Decision) {
 
 // answerOperator returns the apply function of retry-compensations (true) or
 // resolve-manually (false).
-func (o *order) answerOperator(retry bool) func(workflow.Context, Decision) {
-	return func(ctx workflow.Context, d Decision) {
+func (o *order) answerOperator(retry bool) func(workflow.Context, saga.Decision) {
+	return func(ctx workflow.Context, d saga.Decision) {
 		o.operator = &operatorAction{retry: retry, Decision: d}
-		action := SignalResolveManually
+		action := saga.SignalResolveManually
 		if retry {
-			action = SignalRetryCompensations
+			action = saga.SignalRetryCompensations
 		}
 		o.record(ctx, action, d)
 	}
 }
 
 // requestCancel accepts a cancellation: it cancels the running step, and the saga unwinds.
-func (o *order) requestCancel(ctx workflow.Context, d Decision) {
+func (o *order) requestCancel(ctx workflow.Context, d saga.Decision) {
 	if o.cancelRequested {
 		return
 	}
@@ -195,13 +195,13 @@ func (o *order) requestCancel(ctx workflow.Context, d Decision) {
 // ignore records a signal that was not applied, and why.
 func (o *order) ignore(ctx workflow.Context, signal string, why error) {
 	o.log.Warn("signal ignored", "signal", signal, "reason", why)
-	o.state.Events = append(o.state.Events, Event{Action: "ignored", Note: httpx.CleanText(
-		"signal "+signal+" ignored: "+why.Error(), MaxDecisionNote), At: workflow.Now(ctx)})
+	o.state.Events = append(o.state.Events, saga.Event{Action: "ignored", Note: domain.Note.Clean(
+		"signal " + signal + " ignored: " + why.Error()), At: workflow.Now(ctx)})
 	o.publish(ctx)
 }
 
-func (o *order) record(ctx workflow.Context, action string, d Decision) {
-	o.state.Events = append(o.state.Events, Event{Action: action, By: d.By, Note: d.Note, At: workflow.Now(ctx)})
+func (o *order) record(ctx workflow.Context, action string, d saga.Decision) {
+	o.state.Events = append(o.state.Events, saga.Event{Action: action, By: d.By, Note: d.Note, At: workflow.Now(ctx)})
 	o.log.Info("order event", "action", action, "by", d.By, "note", d.Note)
 	o.publish(ctx)
 }

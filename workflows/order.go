@@ -24,6 +24,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/money"
+	"github.com/ordersaga/ordersaga/saga"
 )
 
 // Activity settings. Forward steps give up quickly (the saga then compensates);
@@ -61,7 +62,7 @@ const maxWait = 30 * time.Second
 // business error type of the step that was refused (after compensating), ends Canceled
 // when cancelled (after compensating), and stays running in NEEDS_ATTENTION while a
 // compensation waits for an operator.
-func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderState, error) {
+func OrderWorkflow(ctx workflow.Context, in saga.OrderInput) (saga.OrderState, error) {
 	o := newOrder(ctx, in)
 	if err := o.handle(ctx); err != nil {
 		return o.state, err
@@ -75,9 +76,9 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderState, error) {
 
 // order is one running saga: its input, its state and its compensation stack.
 type order struct {
-	in     OrderInput
-	policy Policy
-	state  OrderState
+	in     saga.OrderInput
+	policy saga.Policy
+	state  saga.OrderState
 	saga   Saga
 	log    log.Logger
 
@@ -97,26 +98,26 @@ type order struct {
 
 type approval struct {
 	approved bool
-	Decision
+	saga.Decision
 }
 
 type operatorAction struct {
 	retry bool
-	Decision
+	saga.Decision
 }
 
-func newOrder(ctx workflow.Context, in OrderInput) *order {
+func newOrder(ctx workflow.Context, in saga.OrderInput) *order {
 	info := workflow.GetInfo(ctx)
 	now := workflow.Now(ctx)
-	o := &order{in: in, policy: in.Policy.withDefaults(), log: workflow.GetLogger(ctx)}
-	o.state = OrderState{
+	o := &order{in: in, policy: in.Policy.WithDefaults(), log: workflow.GetLogger(ctx)}
+	o.state = saga.OrderState{
 		OrderID: in.OrderID, CustomerID: in.CustomerID, Items: in.Items,
-		TotalCents: in.TotalCents, Currency: in.Currency, Status: StatusPending,
+		TotalCents: in.TotalCents, Currency: in.Currency, Status: saga.StatusPending,
 		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
 		CreatedAt: info.WorkflowStartTime, UpdatedAt: now,
 	}
-	for _, s := range Steps {
-		o.state.Steps = append(o.state.Steps, StepState{Name: s, Status: StepPending})
+	for _, s := range saga.Steps {
+		o.state.Steps = append(o.state.Steps, saga.StepState{Name: s, Status: saga.StepPending})
 	}
 	return o
 }
@@ -128,38 +129,38 @@ func (o *order) run(ctx workflow.Context) error {
 	o.publish(ctx)
 
 	// 1. CreateOrder: the order row, PENDING. Undo: CancelOrder (CANCELLED or REJECTED).
-	if err := o.step(ctx, StepCreateOrder, a.CreateOrder, o.cancelOrder); err != nil {
-		return o.abort(ctx, StepCreateOrder, err)
+	if err := o.step(ctx, saga.StepCreateOrder, a.CreateOrder, o.cancelOrder); err != nil {
+		return o.abort(ctx, saga.StepCreateOrder, err)
 	}
 	// 2. ReserveInventory: every item or none. Undo: ReleaseInventory.
-	if err := o.step(ctx, StepReserveInventory, a.ReserveInventory, o.releaseInventory); err != nil {
-		return o.abort(ctx, StepReserveInventory, err)
+	if err := o.step(ctx, saga.StepReserveInventory, a.ReserveInventory, o.releaseInventory); err != nil {
+		return o.abort(ctx, saga.StepReserveInventory, err)
 	}
-	o.setStatus(ctx, StatusReserved)
+	o.setStatus(ctx, saga.StatusReserved)
 
 	// 3. Approval, only when the total reaches the threshold: approve, reject, or time out.
 	if err := o.awaitApproval(ctx); err != nil {
-		return o.abort(ctx, StepApproval, err)
+		return o.abort(ctx, saga.StepApproval, err)
 	}
 
 	// 4. ChargePayment (nothing to charge for a free order). Undo: RefundPayment.
 	if o.in.TotalCents == 0 && changed(ctx, changeFreeOrdersSkipCharge) {
-		o.skip(ctx, StepChargePayment, "nothing to charge: the order is free")
-	} else if err := o.step(ctx, StepChargePayment, a.ChargePayment, o.refundPayment); err != nil {
-		return o.abort(ctx, StepChargePayment, err)
+		o.skip(ctx, saga.StepChargePayment, "nothing to charge: the order is free")
+	} else if err := o.step(ctx, saga.StepChargePayment, a.ChargePayment, o.refundPayment); err != nil {
+		return o.abort(ctx, saga.StepChargePayment, err)
 	}
-	o.setStatus(ctx, StatusPaid)
+	o.setStatus(ctx, saga.StatusPaid)
 
 	// 5. ScheduleShipping. Undo: CancelShipment.
-	if err := o.step(ctx, StepScheduleShipping, a.ScheduleShipping, o.cancelShipment); err != nil {
-		return o.abort(ctx, StepScheduleShipping, err)
+	if err := o.step(ctx, saga.StepScheduleShipping, a.ScheduleShipping, o.cancelShipment); err != nil {
+		return o.abort(ctx, saga.StepScheduleShipping, err)
 	}
-	o.setStatus(ctx, StatusShippingScheduled)
+	o.setStatus(ctx, saga.StatusShippingScheduled)
 
 	// 6. ConfirmOrder: the point of no return. A cancellation that has not arrived by now
 	// is refused from here on, and nothing is compensated.
 	if err := ctx.Err(); err != nil {
-		return o.abort(ctx, StepConfirmOrder, err)
+		return o.abort(ctx, saga.StepConfirmOrder, err)
 	}
 	o.pastNoReturn = true
 	return o.confirm(ctx)
@@ -167,12 +168,12 @@ func (o *order) run(ctx workflow.Context) error {
 
 // step runs a forward step's activity and then, when the step may have had an effect,
 // pushes the step's compensation (see mayHaveEffect).
-func (o *order) step(ctx workflow.Context, name Step, activity any, undo func(workflow.Context) error) error {
+func (o *order) step(ctx workflow.Context, name saga.Step, activity any, undo func(workflow.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err // cancelled before the step started: nothing to undo
 	}
 	st := o.state.Step(name)
-	st.Status = StepRunning
+	st.Status = saga.StepRunning
 	o.publish(ctx)
 
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -181,17 +182,17 @@ func (o *order) step(ctx workflow.Context, name Step, activity any, undo func(wo
 		RetryPolicy:         &stepRetry,
 		Summary:             o.summary(name),
 	})
-	var res activities.Result
+	var res saga.Result
 	err := workflow.ExecuteActivity(actx, activity, o.in.Order).Get(actx, &res)
 	if o.mayHaveEffect(ctx, err) {
 		o.saga.Add(Compensation{Step: name, Run: undo})
 	}
 	if err != nil {
-		st.Status, st.Attempts, st.Error = StepFailed, attempts(err, stepRetry.MaximumAttempts), errorInfo(err)
+		st.Status, st.Attempts, st.Error = saga.StepFailed, attempts(err, stepRetry.MaximumAttempts), errorInfo(err)
 		o.publish(ctx)
 		return err
 	}
-	st.Status, st.Attempts, st.Detail = StepCompleted, res.Attempt, res.Detail
+	st.Status, st.Attempts, st.Detail = saga.StepCompleted, res.Attempt, res.Detail
 	o.publish(ctx)
 	return nil
 }
@@ -207,27 +208,27 @@ func (o *order) mayHaveEffect(ctx workflow.Context, err error) bool {
 	switch {
 	case err == nil:
 		return true
-	case activities.IsBusinessRejection(err):
-		return activities.Attempt(err) > 1 && changed(ctx, changeRetriedRefusalCompensated)
-	case activities.IsDefiniteRefusal(err):
+	case saga.IsBusinessRejection(err):
+		return saga.Attempt(err) > 1 && changed(ctx, changeRetriedRefusalCompensated)
+	case saga.IsDefiniteRefusal(err):
 		return !changed(ctx, changeDuplicateNotCompensated)
 	}
 	return true
 }
 
 // skip marks a step SKIPPED, with why.
-func (o *order) skip(ctx workflow.Context, name Step, why string) {
+func (o *order) skip(ctx workflow.Context, name saga.Step, why string) {
 	st := o.state.Step(name)
-	st.Status, st.Detail = StepSkipped, why
+	st.Status, st.Detail = saga.StepSkipped, why
 	o.publish(ctx)
 }
 
 // awaitApproval is step 3: orders at or above the threshold wait for an operator's
 // decision, and are rejected when none comes before the timeout.
 func (o *order) awaitApproval(ctx workflow.Context) error {
-	st := o.state.Step(StepApproval)
+	st := o.state.Step(saga.StepApproval)
 	if o.in.TotalCents < o.policy.ApprovalThresholdCents {
-		o.skip(ctx, StepApproval, "total below the approval threshold of "+money.Format(o.policy.ApprovalThresholdCents, o.in.Currency))
+		o.skip(ctx, saga.StepApproval, "total below the approval threshold of "+money.Format(o.policy.ApprovalThresholdCents, o.in.Currency))
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -236,8 +237,8 @@ func (o *order) awaitApproval(ctx workflow.Context) error {
 	timeout := time.Duration(o.policy.ApprovalTimeout)
 	deadline := workflow.Now(ctx).Add(timeout)
 	o.state.ApprovalRequired, o.state.ApprovalDeadline = true, &deadline
-	st.Status = StepRunning
-	o.setStatus(ctx, StatusAwaitingApproval)
+	st.Status = saga.StepRunning
+	o.setStatus(ctx, saga.StatusAwaitingApproval)
 
 	decided, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 		Timeout:      timeout,
@@ -245,20 +246,20 @@ func (o *order) awaitApproval(ctx workflow.Context) error {
 	}, func() bool { return o.approval != nil })
 	switch {
 	case err != nil:
-		st.Status, st.Error = StepFailed, errorInfo(err)
+		st.Status, st.Error = saga.StepFailed, errorInfo(err)
 		return err
 	case !decided:
 		err = temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no approval within %s", timeout), activities.ApprovalTimedOut, nil)
+			fmt.Sprintf("no approval within %s", timeout), saga.ApprovalTimedOut, nil)
 	case !o.approval.approved:
 		err = temporal.NewNonRetryableApplicationError(
-			"rejected by "+who(o.approval.By)+noteSuffix(o.approval.Note), activities.ApprovalRejected, nil)
+			"rejected by "+who(o.approval.By)+noteSuffix(o.approval.Note), saga.ApprovalRejected, nil)
 	default:
-		st.Status, st.Detail = StepCompleted, "approved by "+who(o.approval.By)+noteSuffix(o.approval.Note)
+		st.Status, st.Detail = saga.StepCompleted, "approved by "+who(o.approval.By)+noteSuffix(o.approval.Note)
 		o.publish(ctx)
 		return nil
 	}
-	st.Status, st.Error = StepFailed, errorInfo(err)
+	st.Status, st.Error = saga.StepFailed, errorInfo(err)
 	o.publish(ctx)
 	return err
 }
@@ -267,55 +268,55 @@ func (o *order) awaitApproval(ctx workflow.Context) error {
 // it) and retries until the order service records the order COMPLETED.
 func (o *order) confirm(ctx workflow.Context) error {
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
-	st := o.state.Step(StepConfirmOrder)
-	st.Status = StepRunning
+	st := o.state.Step(saga.StepConfirmOrder)
+	st.Status = saga.StepRunning
 	o.publish(ctx)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		ActivityID:          activityID(StepConfirmOrder),
+		ActivityID:          activityID(saga.StepConfirmOrder),
 		StartToCloseTimeout: stepTimeout,
 		RetryPolicy:         &confirmRetry,
-		Summary:             o.summary(StepConfirmOrder),
+		Summary:             o.summary(saga.StepConfirmOrder),
 	})
 	var a *activities.Activities
-	var res activities.Result
+	var res saga.Result
 	if err := workflow.ExecuteActivity(actx, a.ConfirmOrder, o.in.OrderID).Get(actx, &res); err != nil {
 		// Only an impossible state gets here (the order was cancelled behind the saga's
 		// back): fail loudly, without compensating past the point of no return.
-		st.Status, st.Attempts, st.Error = StepFailed, attempts(err, 0), errorInfo(err)
-		o.state.Failure = &Failure{Step: StepConfirmOrder, Type: st.Error.Type, Message: st.Error.Message}
+		st.Status, st.Attempts, st.Error = saga.StepFailed, attempts(err, 0), errorInfo(err)
+		o.state.Failure = &saga.Failure{Step: saga.StepConfirmOrder, Type: st.Error.Type, Message: st.Error.Message}
 		o.publish(ctx)
 		return err
 	}
-	st.Status, st.Attempts, st.Detail = StepCompleted, res.Attempt, res.Detail
-	o.setStatus(ctx, StatusCompleted)
+	st.Status, st.Attempts, st.Detail = saga.StepCompleted, res.Attempt, res.Detail
+	o.setStatus(ctx, saga.StatusCompleted)
 	return nil
 }
 
 // abort handles a failed or cancelled step: it records why, unwinds the compensation
 // stack, and returns the workflow's final error: Canceled for a cancellation, otherwise
 // a non-retryable error with the failed step's type.
-func (o *order) abort(ctx workflow.Context, step Step, err error) error {
+func (o *order) abort(ctx workflow.Context, step saga.Step, err error) error {
 	// From here on nothing may be cut short by the cancellation that may have caused this.
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	cancelled := temporal.IsCanceledError(err) || o.cancelRequested
 	if cancelled && !o.cancelRequested {
 		// Cancelled with `temporal workflow cancel` (or the Web UI), not through the API.
 		o.cancelRequested = true
-		o.state.Events = append(o.state.Events, Event{Action: "cancel", By: "temporal",
+		o.state.Events = append(o.state.Events, saga.Event{Action: "cancel", By: "temporal",
 			Note: "workflow cancellation requested", At: workflow.Now(ctx)})
 	}
 	if !cancelled {
 		info := errorInfo(err)
-		o.state.Failure = &Failure{Step: step, Type: info.Type, Message: info.Message}
+		o.state.Failure = &saga.Failure{Step: step, Type: info.Type, Message: info.Message}
 	}
 	o.log.Info("compensating", "failedStep", step, "cancelled", cancelled, "compensations", o.saga.Len())
 	o.compensate(ctx)
 
 	if cancelled {
-		o.setStatus(ctx, StatusCancelled)
+		o.setStatus(ctx, saga.StatusCancelled)
 		return temporal.NewCanceledError(fmt.Sprintf("order %s cancelled at %s", o.in.OrderID, step))
 	}
-	o.setStatus(ctx, StatusRejected)
+	o.setStatus(ctx, saga.StatusRejected)
 	f := o.state.Failure
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", f.Step, f.Message), f.Type, nil)
 }
@@ -325,26 +326,26 @@ func (o *order) abort(ctx workflow.Context, step Step, err error) error {
 // ctx must not be cancellable (abort disconnects it; Saga.Compensate does too).
 func (o *order) compensate(ctx workflow.Context) {
 	o.compensating = true
-	o.setStatus(ctx, StatusCompensating)
+	o.setStatus(ctx, saga.StatusCompensating)
 	o.saga.Compensate(ctx, CompensationHooks{
-		Started: func(step Step) {
+		Started: func(step saga.Step) {
 			st := o.state.Step(step)
-			st.Status = StepCompensating
+			st.Status = saga.StepCompensating
 			if st.Compensation == nil {
-				st.Compensation = &CompensationState{}
+				st.Compensation = &saga.CompensationState{}
 			}
 			st.Compensation.Runs++
 			st.Compensation.Error = nil
 			o.publish(ctx)
 		},
-		Finished: func(step Step, err error) {
+		Finished: func(step saga.Step, err error) {
 			st := o.state.Step(step)
 			if err != nil {
-				st.Status = StepCompensationFailed
+				st.Status = saga.StepCompensationFailed
 				st.Compensation.Error = errorInfo(err)
 				st.Compensation.Attempts = attempts(err, o.policy.CompensationAttempts)
 			} else {
-				st.Status = StepCompensated
+				st.Status = saga.StepCompensated
 			}
 			o.publish(ctx)
 		},
@@ -354,10 +355,10 @@ func (o *order) compensate(ctx workflow.Context) {
 
 // awaitOperator parks the order in NEEDS_ATTENTION until an operator sends
 // retry-compensations (run the compensation again) or resolve-manually (move on).
-func (o *order) awaitOperator(ctx workflow.Context, step Step, err error) (retry bool) {
-	o.state.Attention = &Attention{Step: step, Error: *errorInfo(err), Since: workflow.Now(ctx)}
+func (o *order) awaitOperator(ctx workflow.Context, step saga.Step, err error) (retry bool) {
+	o.state.Attention = &saga.Attention{Step: step, Error: *errorInfo(err), Since: workflow.Now(ctx)}
 	o.log.Warn("compensation failed after its retries; waiting for an operator", "step", step, "error", err)
-	o.setStatus(ctx, StatusNeedsAttention)
+	o.setStatus(ctx, saga.StatusNeedsAttention)
 	o.operator = nil
 	_ = workflow.Await(ctx, func() bool { return o.operator != nil })
 	action := o.operator
@@ -365,7 +366,7 @@ func (o *order) awaitOperator(ctx workflow.Context, step Step, err error) (retry
 	if !action.retry {
 		o.state.Step(step).Compensation.Detail = "resolved manually by " + who(action.By) + noteSuffix(action.Note)
 	}
-	o.setStatus(ctx, StatusCompensating)
+	o.setStatus(ctx, saga.StatusCompensating)
 	return action.retry
 }
 
@@ -373,39 +374,39 @@ func (o *order) awaitOperator(ctx workflow.Context, step Step, err error) (retry
 
 func (o *order) cancelOrder(ctx workflow.Context) error {
 	var a *activities.Activities
-	return o.undo(ctx, StepCreateOrder, a.CancelOrder, o.outcome())
+	return o.undo(ctx, saga.StepCreateOrder, a.CancelOrder, o.outcome())
 }
 
 // outcome is how the order ends when it is undone: REJECTED with the failure, or
 // CANCELLED with who cancelled it and why.
-func (o *order) outcome() activities.CancelOrderInput {
-	in := activities.CancelOrderInput{OrderID: o.in.OrderID, Status: string(StatusCancelled), Reason: "cancelled"}
+func (o *order) outcome() saga.CancelOrderInput {
+	in := saga.CancelOrderInput{OrderID: o.in.OrderID, Status: string(saga.StatusCancelled), Reason: "cancelled"}
 	if last := o.lastCancel(); last != nil {
 		in.Reason = "cancelled by " + who(last.By) + noteSuffix(last.Note)
 	}
 	if f := o.state.Failure; f != nil {
-		in.Status, in.Reason, in.FailedStep, in.ErrorType = string(StatusRejected), f.Message, string(f.Step), f.Type
+		in.Status, in.Reason, in.FailedStep, in.ErrorType = string(saga.StatusRejected), f.Message, string(f.Step), f.Type
 	}
 	return in
 }
 
 func (o *order) releaseInventory(ctx workflow.Context) error {
 	var a *activities.Activities
-	return o.undo(ctx, StepReserveInventory, a.ReleaseInventory, o.in.OrderID)
+	return o.undo(ctx, saga.StepReserveInventory, a.ReleaseInventory, o.in.OrderID)
 }
 
 func (o *order) refundPayment(ctx workflow.Context) error {
 	var a *activities.Activities
-	return o.undo(ctx, StepChargePayment, a.RefundPayment, o.in.OrderID)
+	return o.undo(ctx, saga.StepChargePayment, a.RefundPayment, o.in.OrderID)
 }
 
 func (o *order) cancelShipment(ctx workflow.Context) error {
 	var a *activities.Activities
-	return o.undo(ctx, StepScheduleShipping, a.CancelShipment, o.in.OrderID)
+	return o.undo(ctx, saga.StepScheduleShipping, a.CancelShipment, o.in.OrderID)
 }
 
 // undo runs one compensation activity and records its attempts and detail.
-func (o *order) undo(ctx workflow.Context, step Step, activity, arg any) error {
+func (o *order) undo(ctx workflow.Context, step saga.Step, activity, arg any) error {
 	retry := compensationRetry
 	retry.MaximumAttempts = o.policy.CompensationAttempts
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -414,7 +415,7 @@ func (o *order) undo(ctx workflow.Context, step Step, activity, arg any) error {
 		RetryPolicy:         &retry,
 		Summary:             o.compensationSummary(step),
 	})
-	var res activities.Result
+	var res saga.Result
 	if err := workflow.ExecuteActivity(actx, activity, arg).Get(actx, &res); err != nil {
 		return err
 	}
@@ -423,7 +424,7 @@ func (o *order) undo(ctx workflow.Context, step Step, activity, arg any) error {
 	return nil
 }
 
-func (o *order) lastCancel() *Event {
+func (o *order) lastCancel() *saga.Event {
 	for i := len(o.state.Events) - 1; i >= 0; i-- {
 		if o.state.Events[i].Action == "cancel" {
 			return &o.state.Events[i]
@@ -438,24 +439,24 @@ func (o *order) lastCancel() *Event {
 // mirrored best effort: a missed one is repaired by the next. The final status is
 // mirrored until the order service takes it, so that the read model ends where the saga
 // ended (an order whose compensation an operator resolved by hand included).
-func (o *order) setStatus(ctx workflow.Context, s OrderStatus) {
+func (o *order) setStatus(ctx workflow.Context, s saga.OrderStatus) {
 	o.state.Status = s
 	o.state.Version++
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttrOrderStatus.ValueSet(string(s))); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, saga.SearchAttrOrderStatus.ValueSet(string(s))); err != nil {
 		o.log.Warn("upsert OrderStatus", "error", err)
 	}
 	o.publish(ctx)
-	if s == StatusPending || ctx.Err() != nil {
+	if s == saga.StatusPending || ctx.Err() != nil {
 		return
 	}
 	opts := syncOptions
-	in := activities.StatusInput{OrderID: o.in.OrderID, Status: string(s), Version: o.state.Version}
+	in := saga.StatusInput{OrderID: o.in.OrderID, Status: string(s), Version: o.state.Version}
 	if s.Final() {
 		if !changed(ctx, changeFinalStatusMirrored) {
 			return // an order started before the read model was kept to the end
 		}
 		opts = finalSyncOptions
-		if s != StatusCompleted {
+		if s != saga.StatusCompleted {
 			out := o.outcome()
 			in.Reason, in.FailedStep, in.ErrorType = out.Reason, out.FailedStep, out.ErrorType
 		}
@@ -489,7 +490,7 @@ func (o *order) publish(ctx workflow.Context) {
 // attempts is the attempt count carried by a step's error; when the error carries none
 // (a timeout), retries ran out at max.
 func attempts(err error, max int32) int32 {
-	if n := activities.Attempt(err); n > 0 {
+	if n := saga.Attempt(err); n > 0 {
 		return n
 	}
 	var actErr *temporal.ActivityError
@@ -500,20 +501,20 @@ func attempts(err error, max int32) int32 {
 }
 
 // errorInfo reduces a step's error to its type and message.
-func errorInfo(err error) *ErrorInfo {
+func errorInfo(err error) *saga.ErrorInfo {
 	var (
 		appErr     *temporal.ApplicationError
 		timeoutErr *temporal.TimeoutError
 	)
 	switch {
 	case errors.As(err, &appErr):
-		return &ErrorInfo{Type: appErr.Type(), Message: appErr.Message()}
+		return &saga.ErrorInfo{Type: appErr.Type(), Message: appErr.Message()}
 	case temporal.IsCanceledError(err):
-		return &ErrorInfo{Type: "Canceled", Message: "cancelled"}
+		return &saga.ErrorInfo{Type: "Canceled", Message: "cancelled"}
 	case errors.As(err, &timeoutErr):
-		return &ErrorInfo{Type: "Timeout", Message: "timed out (" + timeoutErr.TimeoutType().String() + ")"}
+		return &saga.ErrorInfo{Type: "Timeout", Message: "timed out (" + timeoutErr.TimeoutType().String() + ")"}
 	default:
-		return &ErrorInfo{Type: "Error", Message: err.Error()}
+		return &saga.ErrorInfo{Type: "Error", Message: err.Error()}
 	}
 }
 

@@ -15,33 +15,33 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ordersaga/ordersaga/activities"
-	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
 	"github.com/ordersaga/ordersaga/worker"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // testOrder is a $30.00 order: below the approval threshold.
-func testOrder() workflows.OrderInput {
-	return workflows.OrderInput{
-		Order: workflows.Order{
+func testOrder() saga.OrderInput {
+	return saga.OrderInput{
+		Order: saga.Order{
 			OrderID: "o-1", CustomerID: "cust-1",
-			Items:      []workflows.Item{{SKU: "SKU-BOOK", Quantity: 2, UnitPriceCents: 1500}},
+			Items:      []saga.Item{{SKU: "SKU-BOOK", Quantity: 2, UnitPriceCents: 1500}},
 			TotalCents: 3000, Currency: "USD", PaymentMethod: "pm_card_visa",
-			ShippingAddress: workflows.Address{Name: "Ada", Line1: "1 Main St", City: "Springfield", PostalCode: "12345", Country: "US"},
+			ShippingAddress: saga.Address{Name: "Ada", Line1: "1 Main St", City: "Springfield", PostalCode: "12345", Country: "US"},
 		},
-		Policy: workflows.Policy{CompensationAttempts: 3},
+		Policy: saga.Policy{CompensationAttempts: 3},
 	}
 }
 
 // bigOrder needs approval: its total reaches the default threshold.
-func bigOrder() workflows.OrderInput {
+func bigOrder() saga.OrderInput {
 	in := testOrder()
-	in.Items = []workflows.Item{{SKU: "SKU-LAPTOP", Quantity: 1, UnitPriceCents: 120000}}
+	in.Items = []saga.Item{{SKU: "SKU-LAPTOP", Quantity: 1, UnitPriceCents: 120000}}
 	in.TotalCents = 120000
-	in.Policy.ApprovalTimeout = workflows.Duration(time.Hour)
+	in.Policy.ApprovalTimeout = saga.Duration(time.Hour)
 	return in
 }
 
@@ -61,21 +61,21 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, env: env, fakes: fakes}
 }
 
-func (h *harness) run(in workflows.OrderInput) {
+func (h *harness) run(in saga.OrderInput) {
 	h.t.Helper()
-	h.env.ExecuteWorkflow(workflows.WorkflowType, in)
+	h.env.ExecuteWorkflow(saga.WorkflowType, in)
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("workflow did not complete")
 	}
 }
 
-func (h *harness) state() *workflows.OrderState {
+func (h *harness) state() *saga.OrderState {
 	h.t.Helper()
-	v, err := h.env.QueryWorkflow(workflows.QueryStatus)
+	v, err := h.env.QueryWorkflow(saga.QueryStatus)
 	if err != nil {
 		h.t.Fatalf("query status: %v", err)
 	}
-	var s workflows.OrderState
+	var s saga.OrderState
 	if err := v.Get(&s); err != nil {
 		h.t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func (h *harness) wantCompensations(want ...string) {
 	}
 }
 
-func (h *harness) wantOutcome(errType string, status workflows.OrderStatus) {
+func (h *harness) wantOutcome(errType string, status saga.OrderStatus) {
 	h.t.Helper()
 	if got := h.errorType(); got != errType {
 		h.t.Errorf("workflow error type = %q, want %q (err: %v)", got, errType, h.env.GetWorkflowError())
@@ -114,33 +114,33 @@ func (h *harness) wantOutcome(errType string, status workflows.OrderStatus) {
 	}
 }
 
-func (h *harness) stepStatus(step workflows.Step) workflows.StepStatus {
+func (h *harness) stepStatus(step saga.Step) saga.StepStatus {
 	return h.state().Step(step).Status
 }
 
 func TestOrderCompletes(t *testing.T) {
 	h := newHarness(t)
 	h.run(testOrder())
-	h.wantOutcome("", workflows.StatusCompleted)
+	h.wantOutcome("", saga.StatusCompleted)
 	h.wantCompensations()
 	if got, want := h.fakes.ops(), []string{"CreateOrder", "ReserveInventory", "ChargePayment", "ScheduleShipping", "ConfirmOrder"}; !slices.Equal(got, want) {
 		t.Errorf("steps = %v, want %v", got, want)
 	}
 	s := h.state()
 	for _, st := range s.Steps {
-		want := workflows.StepCompleted
-		if st.Name == workflows.StepApproval {
-			want = workflows.StepSkipped
+		want := saga.StepCompleted
+		if st.Name == saga.StepApproval {
+			want = saga.StepSkipped
 		}
-		if st.Status != want || (want == workflows.StepCompleted && st.Attempts != 1) {
+		if st.Status != want || (want == saga.StepCompleted && st.Attempts != 1) {
 			t.Errorf("step %s = %s after %d attempts, want %s after 1", st.Name, st.Status, st.Attempts, want)
 		}
 	}
 	if got, want := h.fakes.statuses, []string{"RESERVED", "PAID", "SHIPPING_SCHEDULED", "COMPLETED:"}; !slices.Equal(got, want) {
 		t.Errorf("statuses mirrored to the order service = %v, want %v", got, want)
 	}
-	var result workflows.OrderState
-	if err := h.env.GetWorkflowResult(&result); err != nil || result.Status != workflows.StatusCompleted {
+	var result saga.OrderState
+	if err := h.env.GetWorkflowResult(&result); err != nil || result.Status != saga.StatusCompleted {
 		t.Errorf("result = %+v, %v; want COMPLETED", result.Status, err)
 	}
 }
@@ -152,13 +152,13 @@ func TestBusinessRejectionAtEachStep(t *testing.T) {
 		errType  string
 		compsRun []string
 	}{
-		{"CreateOrder", &httpx.ValidationError{}, activities.InvalidOrder, nil},
-		{"ReserveInventory", inventory.ErrOutOfStock, activities.OutOfStock, []string{"CancelOrder"}},
-		{"ReserveInventory", inventory.ErrUnknownProduct, activities.UnknownProduct, []string{"CancelOrder"}},
-		{"ChargePayment", payment.ErrPaymentDeclined, activities.PaymentDeclined, []string{"ReleaseInventory", "CancelOrder"}},
-		{"ChargePayment", payment.ErrInsufficientFunds, activities.InsufficientFunds, []string{"ReleaseInventory", "CancelOrder"}},
-		{"ChargePayment", payment.ErrUnknownCustomer, activities.UnknownCustomer, []string{"ReleaseInventory", "CancelOrder"}},
-		{"ScheduleShipping", shipping.ErrShippingUnavailable, activities.ShippingUnavailable,
+		{"CreateOrder", &validate.Error{}, saga.InvalidOrder, nil},
+		{"ReserveInventory", inventory.ErrOutOfStock, saga.OutOfStock, []string{"CancelOrder"}},
+		{"ReserveInventory", inventory.ErrUnknownProduct, saga.UnknownProduct, []string{"CancelOrder"}},
+		{"ChargePayment", payment.ErrPaymentDeclined, saga.PaymentDeclined, []string{"ReleaseInventory", "CancelOrder"}},
+		{"ChargePayment", payment.ErrInsufficientFunds, saga.InsufficientFunds, []string{"ReleaseInventory", "CancelOrder"}},
+		{"ChargePayment", payment.ErrUnknownCustomer, saga.UnknownCustomer, []string{"ReleaseInventory", "CancelOrder"}},
+		{"ScheduleShipping", shipping.ErrShippingUnavailable, saga.ShippingUnavailable,
 			[]string{"RefundPayment", "ReleaseInventory", "CancelOrder"}},
 	}
 	for _, tc := range cases {
@@ -166,7 +166,7 @@ func TestBusinessRejectionAtEachStep(t *testing.T) {
 			h := newHarness(t)
 			h.fakes.failNext(tc.step, fmt.Errorf("refused: %w", tc.err))
 			h.run(testOrder())
-			h.wantOutcome(tc.errType, workflows.StatusRejected)
+			h.wantOutcome(tc.errType, saga.StatusRejected)
 			h.wantCompensations(tc.compsRun...)
 			if n := h.fakes.count(tc.step); n != 1 {
 				t.Errorf("%s called %d times, want 1 (a business rejection is not retried)", tc.step, n)
@@ -175,11 +175,11 @@ func TestBusinessRejectionAtEachStep(t *testing.T) {
 			if s.Failure == nil || string(s.Failure.Step) != tc.step || s.Failure.Type != tc.errType {
 				t.Errorf("failure = %+v, want %s at %s", s.Failure, tc.errType, tc.step)
 			}
-			if s.Step(workflows.Step(tc.step)).Status != workflows.StepFailed {
-				t.Errorf("step %s = %s, want FAILED", tc.step, s.Step(workflows.Step(tc.step)).Status)
+			if s.Step(saga.Step(tc.step)).Status != saga.StepFailed {
+				t.Errorf("step %s = %s, want FAILED", tc.step, s.Step(saga.Step(tc.step)).Status)
 			}
 			for _, c := range tc.compsRun {
-				if st := s.Step(compensated(c)); st.Status != workflows.StepCompensated {
+				if st := s.Step(compensated(c)); st.Status != saga.StepCompensated {
 					t.Errorf("step %s = %s, want COMPENSATED", st.Name, st.Status)
 				}
 			}
@@ -193,10 +193,10 @@ func TestBusinessRejectionAtEachStep(t *testing.T) {
 }
 
 // compensated maps a compensation to the step it undoes.
-func compensated(comp string) workflows.Step {
-	return map[string]workflows.Step{
-		"CancelOrder": workflows.StepCreateOrder, "ReleaseInventory": workflows.StepReserveInventory,
-		"RefundPayment": workflows.StepChargePayment, "CancelShipment": workflows.StepScheduleShipping,
+func compensated(comp string) saga.Step {
+	return map[string]saga.Step{
+		"CancelOrder": saga.StepCreateOrder, "ReleaseInventory": saga.StepReserveInventory,
+		"RefundPayment": saga.StepChargePayment, "CancelShipment": saga.StepScheduleShipping,
 	}[comp]
 }
 
@@ -217,11 +217,11 @@ func TestAmbiguousFailureAtEachStep(t *testing.T) {
 			h := newHarness(t)
 			// Every attempt times out, as the server reports a start-to-close timeout.
 			h.env.OnActivity(tc.step, mock.Anything, mock.Anything).
-				Return(activities.Result{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil))
+				Return(saga.Result{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil))
 			h.run(testOrder())
-			h.wantOutcome("Timeout", workflows.StatusRejected)
+			h.wantOutcome("Timeout", saga.StatusRejected)
 			h.wantCompensations(tc.compsRun...)
-			if st := h.state().Step(workflows.Step(tc.step)); st.Status != workflows.StepCompensated {
+			if st := h.state().Step(saga.Step(tc.step)); st.Status != saga.StepCompensated {
 				t.Errorf("step %s = %s, want COMPENSATED", tc.step, st.Status)
 			}
 		})
@@ -229,12 +229,12 @@ func TestAmbiguousFailureAtEachStep(t *testing.T) {
 			h := newHarness(t)
 			h.fakes.failAlways(tc.step, unavailable(tc.step))
 			h.run(testOrder())
-			h.wantOutcome(activities.ServiceUnavailable, workflows.StatusRejected)
+			h.wantOutcome(saga.ServiceUnavailable, saga.StatusRejected)
 			h.wantCompensations(tc.compsRun...)
 			if n := h.fakes.count(tc.step); n != 5 {
 				t.Errorf("%s called %d times, want 5 (the forward retry bound)", tc.step, n)
 			}
-			if st := h.state().Step(workflows.Step(tc.step)); st.Attempts != 5 {
+			if st := h.state().Step(saga.Step(tc.step)); st.Attempts != 5 {
 				t.Errorf("step %s attempts = %d, want 5", tc.step, st.Attempts)
 			}
 		})
@@ -245,12 +245,12 @@ func TestFlakyPaymentIsRetriedAndChargedOnce(t *testing.T) {
 	h := newHarness(t)
 	h.fakes.failNext("ChargePayment", unavailable("pm_card_flaky attempt 1"), unavailable("pm_card_flaky attempt 2"))
 	h.run(testOrder())
-	h.wantOutcome("", workflows.StatusCompleted)
+	h.wantOutcome("", saga.StatusCompleted)
 	h.wantCompensations()
 	if h.fakes.count("ChargePayment") != 3 || h.fakes.charges != 1 {
 		t.Errorf("charge calls %d, successful charges %d; want 3 calls and 1 charge", h.fakes.count("ChargePayment"), h.fakes.charges)
 	}
-	if st := h.state().Step(workflows.StepChargePayment); st.Attempts != 3 || st.Status != workflows.StepCompleted {
+	if st := h.state().Step(saga.StepChargePayment); st.Attempts != 3 || st.Status != saga.StepCompleted {
 		t.Errorf("ChargePayment = %s after %d attempts, want COMPLETED after 3", st.Status, st.Attempts)
 	}
 }
@@ -271,10 +271,10 @@ func TestCancellationAtEachStage(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(fmt.Sprintf("%s while %s runs undoes it and every earlier step", via, tc.running), func(t *testing.T) {
 				h := newHarness(t)
-				h.env.OnActivity(tc.running, mock.Anything, mock.Anything).After(5*time.Second).Return(activities.Result{Attempt: 1}, nil)
+				h.env.OnActivity(tc.running, mock.Anything, mock.Anything).After(5*time.Second).Return(saga.Result{Attempt: 1}, nil)
 				h.env.RegisterDelayedCallback(func() { h.cancel(via) }, time.Second)
 				h.run(testOrder())
-				h.wantOutcome("Canceled", workflows.StatusCancelled)
+				h.wantOutcome("Canceled", saga.StatusCancelled)
 				h.wantCompensations(tc.compsRun...)
 				if got := h.fakes.statuses[len(h.fakes.statuses)-1]; got != "CANCELLED:" {
 					t.Errorf("order service got %q, want CANCELLED", got)
@@ -285,7 +285,7 @@ func TestCancellationAtEachStage(t *testing.T) {
 			h := newHarness(t)
 			h.env.RegisterDelayedCallback(func() { h.cancel(via) }, time.Minute)
 			h.run(bigOrder())
-			h.wantOutcome("Canceled", workflows.StatusCancelled)
+			h.wantOutcome("Canceled", saga.StatusCancelled)
 			h.wantCompensations("ReleaseInventory", "CancelOrder")
 		})
 	}
@@ -296,7 +296,7 @@ func (h *harness) cancel(via string) {
 		h.env.CancelWorkflow()
 		return
 	}
-	h.update(workflows.UpdateCancel, workflows.Decision{By: "customer", Note: "changed my mind"}, nil)
+	h.update(saga.UpdateCancel, saga.Decision{By: "customer", Note: "changed my mind"}, nil)
 }
 
 // update sends an update and checks it was accepted (wantErrType "") or refused with
@@ -320,14 +320,14 @@ func (h *harness) update(name string, arg any, wantRefusal *string) {
 
 func TestCancelPastThePointOfNoReturnIsRefused(t *testing.T) {
 	h := newHarness(t)
-	h.env.OnActivity("ConfirmOrder", mock.Anything, mock.Anything).After(5*time.Second).Return(activities.Result{Attempt: 1}, nil)
-	refused := workflows.ErrTypeInvalidState
+	h.env.OnActivity("ConfirmOrder", mock.Anything, mock.Anything).After(5*time.Second).Return(saga.Result{Attempt: 1}, nil)
+	refused := saga.ErrTypeInvalidState
 	h.env.RegisterDelayedCallback(func() {
-		h.update(workflows.UpdateCancel, workflows.Decision{By: "customer"}, &refused)
+		h.update(saga.UpdateCancel, saga.Decision{By: "customer"}, &refused)
 	}, time.Second)
 	h.env.RegisterDelayedCallback(func() { h.env.CancelWorkflow() }, 2*time.Second) // ignored as well
 	h.run(testOrder())
-	h.wantOutcome("", workflows.StatusCompleted)
+	h.wantOutcome("", saga.StatusCompleted)
 	h.wantCompensations()
 }
 
@@ -335,37 +335,37 @@ func TestApproval(t *testing.T) {
 	t.Run("an order under the threshold skips approval", func(t *testing.T) {
 		h := newHarness(t)
 		h.run(testOrder())
-		if got := h.stepStatus(workflows.StepApproval); got != workflows.StepSkipped {
+		if got := h.stepStatus(saga.StepApproval); got != saga.StepSkipped {
 			t.Errorf("approval step = %s, want SKIPPED", got)
 		}
 	})
 	t.Run("an approve signal lets a large order complete", func(t *testing.T) {
 		h := newHarness(t)
 		h.env.RegisterDelayedCallback(func() {
-			if s := h.state(); s.Status != workflows.StatusAwaitingApproval {
+			if s := h.state(); s.Status != saga.StatusAwaitingApproval {
 				t.Errorf("status before the decision = %s, want AWAITING_APPROVAL", s.Status)
 			}
-			h.env.SignalWorkflow(workflows.SignalApprove, workflows.Decision{By: "alice"})
+			h.env.SignalWorkflow(saga.SignalApprove, saga.Decision{By: "alice"})
 		}, 10*time.Minute)
 		h.run(bigOrder())
-		h.wantOutcome("", workflows.StatusCompleted)
-		if st := h.state().Step(workflows.StepApproval); st.Status != workflows.StepCompleted || st.Detail != "approved by alice" {
+		h.wantOutcome("", saga.StatusCompleted)
+		if st := h.state().Step(saga.StepApproval); st.Status != saga.StepCompleted || st.Detail != "approved by alice" {
 			t.Errorf("approval step = %+v, want COMPLETED by alice", st)
 		}
 	})
 	t.Run("an approve signal without a payload works too", func(t *testing.T) {
 		h := newHarness(t)
-		h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(workflows.SignalApprove, nil) }, time.Minute)
+		h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(saga.SignalApprove, nil) }, time.Minute)
 		h.run(bigOrder())
-		h.wantOutcome("", workflows.StatusCompleted)
+		h.wantOutcome("", saga.StatusCompleted)
 	})
 	t.Run("a reject update rejects the order and releases the stock", func(t *testing.T) {
 		h := newHarness(t)
 		h.env.RegisterDelayedCallback(func() {
-			h.update(workflows.UpdateReject, workflows.Decision{By: "bob", Note: "fraud check"}, nil)
+			h.update(saga.UpdateReject, saga.Decision{By: "bob", Note: "fraud check"}, nil)
 		}, time.Minute)
 		h.run(bigOrder())
-		h.wantOutcome(activities.ApprovalRejected, workflows.StatusRejected)
+		h.wantOutcome(saga.ApprovalRejected, saga.StatusRejected)
 		h.wantCompensations("ReleaseInventory", "CancelOrder")
 		if f := h.state().Failure; f == nil || f.Message != "rejected by bob: fraud check" {
 			t.Errorf("failure = %+v", f)
@@ -374,7 +374,7 @@ func TestApproval(t *testing.T) {
 	t.Run("no decision before the timeout rejects the order", func(t *testing.T) {
 		h := newHarness(t)
 		h.run(bigOrder())
-		h.wantOutcome(activities.ApprovalTimedOut, workflows.StatusRejected)
+		h.wantOutcome(saga.ApprovalTimedOut, saga.StatusRejected)
 		h.wantCompensations("ReleaseInventory", "CancelOrder")
 		if h.fakes.count("ChargePayment") != 0 {
 			t.Error("a timed-out order was charged")
@@ -382,11 +382,11 @@ func TestApproval(t *testing.T) {
 	})
 	t.Run("approving an order that does not await approval is refused", func(t *testing.T) {
 		h := newHarness(t)
-		refused := workflows.ErrTypeInvalidState
-		h.env.OnActivity("ChargePayment", mock.Anything, mock.Anything).After(5*time.Second).Return(activities.Result{Attempt: 1}, nil)
-		h.env.RegisterDelayedCallback(func() { h.update(workflows.UpdateApprove, workflows.Decision{}, &refused) }, time.Second)
+		refused := saga.ErrTypeInvalidState
+		h.env.OnActivity("ChargePayment", mock.Anything, mock.Anything).After(5*time.Second).Return(saga.Result{Attempt: 1}, nil)
+		h.env.RegisterDelayedCallback(func() { h.update(saga.UpdateApprove, saga.Decision{}, &refused) }, time.Second)
 		h.run(testOrder())
-		h.wantOutcome("", workflows.StatusCompleted)
+		h.wantOutcome("", saga.StatusCompleted)
 	})
 }
 
@@ -401,7 +401,7 @@ func TestStuckCompensation(t *testing.T) {
 		h := setup(t)
 		h.env.RegisterDelayedCallback(func() {
 			s := h.state()
-			if s.Status != workflows.StatusNeedsAttention || s.Attention == nil || s.Attention.Step != workflows.StepChargePayment {
+			if s.Status != saga.StatusNeedsAttention || s.Attention == nil || s.Attention.Step != saga.StepChargePayment {
 				t.Errorf("state = %s, attention %+v; want NEEDS_ATTENTION on ChargePayment", s.Status, s.Attention)
 			}
 			if got := h.fakes.count("ReleaseInventory"); got != 0 {
@@ -411,45 +411,45 @@ func TestStuckCompensation(t *testing.T) {
 				t.Errorf("RefundPayment tried %d times, want 3 (the policy's compensation attempts)", got)
 			}
 			h.fakes.failAlways("RefundPayment", nil) // the operator fixes the cause...
-			h.env.SignalWorkflow(workflows.SignalRetryCompensations, workflows.Decision{By: "ops"})
+			h.env.SignalWorkflow(saga.SignalRetryCompensations, saga.Decision{By: "ops"})
 		}, time.Hour)
 		h.run(testOrder())
-		h.wantOutcome(activities.ShippingUnavailable, workflows.StatusRejected)
+		h.wantOutcome(saga.ShippingUnavailable, saga.StatusRejected)
 		h.wantCompensations("RefundPayment", "ReleaseInventory", "CancelOrder")
 		if h.fakes.refunds != 1 {
 			t.Errorf("refunds = %d, want 1", h.fakes.refunds)
 		}
-		if st := h.state().Step(workflows.StepChargePayment); st.Status != workflows.StepCompensated {
+		if st := h.state().Step(saga.StepChargePayment); st.Status != saga.StepCompensated {
 			t.Errorf("ChargePayment = %s, want COMPENSATED", st.Status)
 		}
 	})
 	t.Run("resolve-manually records the note and moves on", func(t *testing.T) {
 		h := setup(t)
-		refused := workflows.ErrTypeInvalidState
+		refused := saga.ErrTypeInvalidState
 		h.env.RegisterDelayedCallback(func() {
-			h.update(workflows.UpdateResolveManually, workflows.Decision{By: "ops"}, &refused) // a note is required
-			h.update(workflows.UpdateResolveManually, workflows.Decision{By: "ops", Note: "refunded by bank transfer"}, nil)
+			h.update(saga.UpdateResolveManually, saga.Decision{By: "ops"}, &refused) // a note is required
+			h.update(saga.UpdateResolveManually, saga.Decision{By: "ops", Note: "refunded by bank transfer"}, nil)
 		}, time.Hour)
 		h.run(testOrder())
-		h.wantOutcome(activities.ShippingUnavailable, workflows.StatusRejected)
+		h.wantOutcome(saga.ShippingUnavailable, saga.StatusRejected)
 		h.wantCompensations("RefundPayment", "ReleaseInventory", "CancelOrder")
 		s := h.state()
-		if st := s.Step(workflows.StepChargePayment); st.Status != workflows.StepCompensationFailed ||
+		if st := s.Step(saga.StepChargePayment); st.Status != saga.StepCompensationFailed ||
 			st.Compensation.Detail != "resolved manually by ops: refunded by bank transfer" {
 			t.Errorf("ChargePayment = %+v, want COMPENSATION_FAILED resolved by ops", st)
 		}
-		if n := len(s.Events); n == 0 || s.Events[n-1].Action != workflows.SignalResolveManually {
+		if n := len(s.Events); n == 0 || s.Events[n-1].Action != saga.SignalResolveManually {
 			t.Errorf("events = %+v, want the resolution recorded", s.Events)
 		}
 	})
 	t.Run("retry-compensations outside NEEDS_ATTENTION is refused", func(t *testing.T) {
 		h := newHarness(t)
-		refused := workflows.ErrTypeInvalidState
-		h.env.OnActivity("ChargePayment", mock.Anything, mock.Anything).After(5*time.Second).Return(activities.Result{Attempt: 1}, nil)
+		refused := saga.ErrTypeInvalidState
+		h.env.OnActivity("ChargePayment", mock.Anything, mock.Anything).After(5*time.Second).Return(saga.Result{Attempt: 1}, nil)
 		h.env.RegisterDelayedCallback(func() {
-			h.update(workflows.UpdateRetryCompensations, workflows.Decision{}, &refused)
+			h.update(saga.UpdateRetryCompensations, saga.Decision{}, &refused)
 		}, time.Second)
 		h.run(testOrder())
-		h.wantOutcome("", workflows.StatusCompleted)
+		h.wantOutcome("", saga.StatusCompleted)
 	})
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"github.com/ordersaga/ordersaga/saga"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -14,7 +15,7 @@ type Saga struct {
 // Compensation undoes one step.
 type Compensation struct {
 	// Step is the forward step this compensation undoes.
-	Step Step
+	Step saga.Step
 	// Run performs the compensation; it must be idempotent.
 	Run func(ctx workflow.Context) error
 }
@@ -30,13 +31,13 @@ func (s *Saga) Len() int { return len(s.stack) }
 // CompensationHooks let the workflow observe and steer Compensate.
 type CompensationHooks struct {
 	// Started is called before each run of a compensation.
-	Started func(step Step)
+	Started func(step saga.Step)
 	// Finished is called after each run, with its error (nil on success).
-	Finished func(step Step, err error)
+	Finished func(step saga.Step, err error)
 	// Stuck is called when a compensation failed after its retries. It may block (to wait
 	// for an operator) and returns true to run the compensation again, or false to consider
 	// it resolved and move on to the next one.
-	Stuck func(ctx workflow.Context, step Step, err error) (retry bool)
+	Stuck func(ctx workflow.Context, step saga.Step, err error) (retry bool)
 }
 
 // Compensate runs the registered compensations last-in first-out on a context

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 
+	"github.com/ordersaga/ordersaga/saga"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 )
@@ -11,16 +12,16 @@ import (
 // StartOptions returns the options to start an order's workflow with: its ID
 // ("order-<orderId>", never reused, so an order ID places at most one order), its search
 // attributes, and the summary and details the Web UI shows. memo may be nil.
-func StartOptions(in OrderInput, taskQueue string, memo map[string]any) client.StartWorkflowOptions {
+func StartOptions(in saga.OrderInput, taskQueue string, memo map[string]any) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                       WorkflowID(in.OrderID),
+		ID:                       saga.WorkflowID(in.OrderID),
 		TaskQueue:                taskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		// Report a second start of the same order as an error, rather than quietly
 		// returning the first run: the API must compare the two requests.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    SearchAttributes(in),
+		TypedSearchAttributes:                    saga.SearchAttributes(in),
 		Memo:                                     memo,
 		StaticSummary:                            StaticSummary(in),
 		StaticDetails:                            StaticDetails(in),

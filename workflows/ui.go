@@ -5,32 +5,33 @@ import (
 	"strings"
 
 	"github.com/ordersaga/ordersaga/internal/money"
+	"github.com/ordersaga/ordersaga/saga"
 )
 
 // What operators see in the Temporal Web UI and `temporal workflow describe`: readable
 // activity IDs, a summary on every activity and timer, a static summary and details on the
 // workflow, and the current progress as a markdown table.
 
-var stepActivityIDs = map[Step]string{
-	StepCreateOrder:      "create-order",
-	StepReserveInventory: "reserve-inventory",
-	StepChargePayment:    "charge-payment",
-	StepScheduleShipping: "schedule-shipping",
-	StepConfirmOrder:     "confirm-order",
+var stepActivityIDs = map[saga.Step]string{
+	saga.StepCreateOrder:      "create-order",
+	saga.StepReserveInventory: "reserve-inventory",
+	saga.StepChargePayment:    "charge-payment",
+	saga.StepScheduleShipping: "schedule-shipping",
+	saga.StepConfirmOrder:     "confirm-order",
 }
 
-var compensationActivityIDs = map[Step]string{
-	StepCreateOrder:      "cancel-order",
-	StepReserveInventory: "release-inventory",
-	StepChargePayment:    "refund-payment",
-	StepScheduleShipping: "cancel-shipment",
+var compensationActivityIDs = map[saga.Step]string{
+	saga.StepCreateOrder:      "cancel-order",
+	saga.StepReserveInventory: "release-inventory",
+	saga.StepChargePayment:    "refund-payment",
+	saga.StepScheduleShipping: "cancel-shipment",
 }
 
-func activityID(step Step) string { return stepActivityIDs[step] }
+func activityID(step saga.Step) string { return stepActivityIDs[step] }
 
 // compensationID names a compensation's activity: "refund-payment" for its first run,
 // "refund-payment-2" when an operator has it run again.
-func compensationID(step Step, run int) string {
+func compensationID(step saga.Step, run int) string {
 	if run > 1 {
 		return fmt.Sprintf("%s-%d", compensationActivityIDs[step], run)
 	}
@@ -38,52 +39,52 @@ func compensationID(step Step, run int) string {
 }
 
 // summary is the one-line summary of a forward step's activity.
-func (o *order) summary(step Step) string {
+func (o *order) summary(step saga.Step) string {
 	in := o.in
 	total := money.Format(in.TotalCents, in.Currency)
 	switch step {
-	case StepCreateOrder:
+	case saga.StepCreateOrder:
 		return fmt.Sprintf("Record order %s for %s: %s, %s", in.OrderID, in.CustomerID, itemsText(in.Items), total)
-	case StepReserveInventory:
+	case saga.StepReserveInventory:
 		return "Reserve " + itemsText(in.Items)
-	case StepChargePayment:
+	case saga.StepChargePayment:
 		return fmt.Sprintf("Charge %s to %s (%s)", total, in.CustomerID, in.PaymentMethod)
-	case StepScheduleShipping:
+	case saga.StepScheduleShipping:
 		a := in.ShippingAddress
 		return fmt.Sprintf("Schedule shipping to %s, %s %s", a.City, a.PostalCode, a.Country)
-	case StepConfirmOrder:
+	case saga.StepConfirmOrder:
 		return "Confirm order " + in.OrderID + " (point of no return)"
 	}
 	return string(step)
 }
 
 // compensationSummary is the one-line summary of a step's compensation activity.
-func (o *order) compensationSummary(step Step) string {
+func (o *order) compensationSummary(step saga.Step) string {
 	in := o.in
 	switch step {
-	case StepCreateOrder:
+	case saga.StepCreateOrder:
 		if f := o.state.Failure; f != nil {
 			return fmt.Sprintf("Reject order %s (%s at %s)", in.OrderID, f.Type, f.Step)
 		}
 		return "Cancel order " + in.OrderID
-	case StepReserveInventory:
+	case saga.StepReserveInventory:
 		return "Release " + itemsText(in.Items)
-	case StepChargePayment:
+	case saga.StepChargePayment:
 		return fmt.Sprintf("Refund %s to %s", money.Format(in.TotalCents, in.Currency), in.CustomerID)
-	case StepScheduleShipping:
+	case saga.StepScheduleShipping:
 		return "Cancel shipment of order " + in.OrderID
 	}
 	return "Undo " + string(step)
 }
 
 // StaticSummary is the workflow's one-line summary, set when it starts.
-func StaticSummary(in OrderInput) string {
+func StaticSummary(in saga.OrderInput) string {
 	return fmt.Sprintf("Order %s: %s for %s, %s", in.OrderID, money.Format(in.TotalCents, in.Currency),
 		in.CustomerID, itemsText(in.Items))
 }
 
 // StaticDetails is the workflow's markdown details, set when it starts.
-func StaticDetails(in OrderInput) string {
+func StaticDetails(in saga.OrderInput) string {
 	var b strings.Builder
 	printf(&b, "**Order** `%s` · **customer** `%s` · **total** %s\n\n", in.OrderID, in.CustomerID,
 		money.Format(in.TotalCents, in.Currency))
@@ -99,7 +100,7 @@ func StaticDetails(in OrderInput) string {
 }
 
 // progressMarkdown renders the state as the workflow's current details.
-func progressMarkdown(s *OrderState) string {
+func progressMarkdown(s *saga.OrderState) string {
 	var b strings.Builder
 	printf(&b, "**Status: %s**\n\n| step | status | attempts | detail |\n|---|---|---:|---|\n", s.Status)
 	for _, st := range s.Steps {
@@ -128,7 +129,7 @@ func progressMarkdown(s *OrderState) string {
 }
 
 // itemsText is "2× SKU-BOOK, 1× SKU-MUG".
-func itemsText(items []Item) string {
+func itemsText(items []saga.Item) string {
 	parts := make([]string, len(items))
 	for i, it := range items {
 		parts[i] = fmt.Sprintf("%d× %s", it.Quantity, it.SKU)

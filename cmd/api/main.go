@@ -24,11 +24,11 @@ import (
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/logging"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
+	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
-	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Config is the API process's whole configuration.
@@ -37,7 +37,7 @@ type Config struct {
 	Temporal       config.Temporal
 	Services       config.ServiceURLs
 	OperatorTokens []string
-	Policy         workflows.Policy
+	Policy         saga.Policy
 	Log            logging.Config
 }
 

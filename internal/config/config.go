@@ -8,7 +8,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/logging"
-	"github.com/ordersaga/ordersaga/workflows"
+	"github.com/ordersaga/ordersaga/saga"
 )
 
 // Temporal says how to reach Temporal and where orders run.
@@ -103,10 +103,10 @@ func EnvName(name, suffix string) string {
 
 // ReadPolicy reads the saga policy given to new orders: APPROVAL_THRESHOLD_CENTS
 // (100000), APPROVAL_TIMEOUT (24h), COMPENSATION_MAX_ATTEMPTS (10).
-func ReadPolicy(r *env.Reader) workflows.Policy {
-	return workflows.Policy{
-		ApprovalThresholdCents: r.Int64("APPROVAL_THRESHOLD_CENTS", workflows.DefaultApprovalThresholdCents),
-		ApprovalTimeout:        workflows.Duration(r.Duration("APPROVAL_TIMEOUT", workflows.DefaultApprovalTimeout)),
-		CompensationAttempts:   int32(r.Int("COMPENSATION_MAX_ATTEMPTS", workflows.DefaultCompensationAttempts)),
+func ReadPolicy(r *env.Reader) saga.Policy {
+	return saga.Policy{
+		ApprovalThresholdCents: r.Int64("APPROVAL_THRESHOLD_CENTS", saga.DefaultApprovalThresholdCents),
+		ApprovalTimeout:        saga.Duration(r.Duration("APPROVAL_TIMEOUT", saga.DefaultApprovalTimeout)),
+		CompensationAttempts:   int32(r.Int("COMPENSATION_MAX_ATTEMPTS", saga.DefaultCompensationAttempts)),
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // MaxLatency bounds the configurable latency.
@@ -65,9 +66,9 @@ func (in *Injector) Config() Config {
 	return cfg
 }
 
-// Set replaces the settings. It returns a *httpx.ValidationError when cfg is invalid.
+// Set replaces the settings. It returns a *validate.Error when cfg is invalid.
 func (in *Injector) Set(cfg Config) error {
-	var v httpx.Validator
+	var v validate.Validator
 	v.Check(cfg.ErrorRate >= 0 && cfg.ErrorRate <= 1, "errorRate", "must be between 0 and 1")
 	v.Check(cfg.LatencyMs >= 0 && time.Duration(cfg.LatencyMs)*time.Millisecond <= MaxLatency,
 		"latencyMs", fmt.Sprintf("must be between 0 and %d", MaxLatency.Milliseconds()))

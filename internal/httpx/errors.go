@@ -6,13 +6,10 @@ package httpx
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/ordersaga/ordersaga/internal/problem"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // Errors shared by every service. Handlers and clients see them like any other sentinel.
@@ -23,9 +20,6 @@ var (
 	ErrUnsupportedMediaType = errors.New("unsupported media type")
 	// ErrTooLarge means the request body is over the size limit.
 	ErrTooLarge = errors.New("request body too large")
-	// ErrValidation means the request is well-formed but a field is invalid; the error is
-	// a *ValidationError that lists the fields.
-	ErrValidation = errors.New("validation failed")
 	// ErrRouteNotFound means no route matches the request path.
 	ErrRouteNotFound = errors.New("no such route")
 	// ErrMethodNotAllowed means the path exists but not for this method.
@@ -61,7 +55,7 @@ var common = Codes{
 	{ErrMalformed, http.StatusBadRequest, "MalformedRequest", "Malformed request"},
 	{ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "Unsupported media type"},
 	{ErrTooLarge, http.StatusRequestEntityTooLarge, "RequestTooLarge", "Request body too large"},
-	{ErrValidation, http.StatusUnprocessableEntity, "ValidationFailed", "Validation failed"},
+	{validate.ErrInvalid, http.StatusUnprocessableEntity, "ValidationFailed", "Validation failed"},
 	{ErrRouteNotFound, http.StatusNotFound, "RouteNotFound", "No such route"},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "MethodNotAllowed", "Method not allowed"},
 	{ErrUnauthorized, http.StatusUnauthorized, "Unauthorized", "Unauthorized"},
@@ -85,7 +79,7 @@ func (cs Codes) all() Codes { return append(cs[:len(cs):len(cs)], common...) }
 // since every service speaks the same problem vocabulary; a 5xx one becomes a 503.
 func (cs Codes) Problem(err error) (problem.Problem, bool) {
 	var (
-		ve *ValidationError
+		ve *validate.Error
 		re *ResponseError
 	)
 	if errors.As(err, &ve) {
@@ -145,108 +139,4 @@ func (e *ResponseError) Unwrap() []error {
 		errs = append(errs, e.class)
 	}
 	return errs
-}
-
-// ValidationError lists the invalid fields of a request. It wraps ErrValidation.
-type ValidationError struct {
-	Fields []problem.FieldError
-}
-
-// Error lists the fields and what is wrong with each.
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Message
-	}
-	return strings.Join(parts, "; ")
-}
-
-// Unwrap returns ErrValidation.
-func (e *ValidationError) Unwrap() error { return ErrValidation }
-
-// Invalid returns a *ValidationError for one field.
-func Invalid(field, msg string) error {
-	return &ValidationError{Fields: []problem.FieldError{{Field: field, Message: msg}}}
-}
-
-// Validator collects field errors. The zero value is ready to use.
-type Validator struct {
-	fields []problem.FieldError
-}
-
-// Check records msg for field when ok is false.
-func (v *Validator) Check(ok bool, field, msg string) {
-	if !ok {
-		v.fields = append(v.fields, problem.FieldError{Field: field, Message: msg})
-	}
-}
-
-// Checkf is Check with a formatted field name.
-func (v *Validator) Checkf(ok bool, msg, fieldFormat string, args ...any) {
-	if !ok {
-		v.Check(false, fmt.Sprintf(fieldFormat, args...), msg)
-	}
-}
-
-// Err returns a *ValidationError when a check failed, otherwise nil.
-func (v *Validator) Err() error {
-	if len(v.fields) == 0 {
-		return nil
-	}
-	return &ValidationError{Fields: v.fields}
-}
-
-// ValidID reports whether s is usable as an identifier (an order ID, a SKU, a customer
-// ID): 1 to 100 characters, letters, digits and "-_.:", starting with a letter or digit.
-func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > 100 {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case i > 0 && (r == '-' || r == '_' || r == '.' || r == ':'):
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// Text checks a free-text field: valid UTF-8, at most maxLen characters, no control
-// characters (PostgreSQL cannot store NUL), and non-empty when required.
-func (v *Validator) Text(field, s string, required bool, maxLen int) {
-	switch {
-	case required && strings.TrimSpace(s) == "":
-		v.Check(false, field, "is required")
-	case !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxLen:
-		v.Check(false, field, fmt.Sprintf("must be at most %d characters", maxLen))
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		v.Check(false, field, "must not contain control characters")
-	}
-}
-
-// CleanText makes s acceptable to Text(field, s, false, maxLen): invalid UTF-8 and
-// control characters (newlines, tabs, NUL) become spaces, surrounding blanks go, and
-// text over maxLen characters is cut to maxLen, its last character an ellipsis. Use it
-// on text that is passed on rather than typed by the caller (a reason built from a note
-// and an error message, say).
-func CleanText(s string, maxLen int) string {
-	s = strings.ToValidUTF8(s, " ")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if maxLen > 0 && utf8.RuneCountInString(s) > maxLen {
-		s = string([]rune(s)[:maxLen-1]) + "…"
-	}
-	return s
-}
-
-// ValidCountry reports whether s is an ISO 3166-1 alpha-2 code: two uppercase letters.
-func ValidCountry(s string) bool {
-	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }

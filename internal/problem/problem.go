@@ -10,6 +10,8 @@ package problem
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // ContentType is the media type of a problem response.
@@ -31,15 +33,7 @@ type Problem struct {
 	// Code is the stable, machine-readable name of the problem, e.g. "OutOfStock".
 	Code string `json:"code"`
 	// Errors lists the invalid fields of a request, when the problem is a validation one.
-	Errors []FieldError `json:"errors,omitempty"`
-}
-
-// FieldError is one invalid field of a request body or query.
-type FieldError struct {
-	// Field is the JSON path of the field, e.g. "items[0].quantity".
-	Field string `json:"field"`
-	// Message says what is wrong with it.
-	Message string `json:"message"`
+	Errors []validate.FieldError `json:"errors,omitempty"`
 }
 
 // New returns a Problem with the given status, code, title and detail; Type is derived

@@ -16,11 +16,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // Currency is the currency of every price in the catalogue.
-const Currency = "USD"
+const Currency = domain.Currency
 
 // Operations are the write operations that fault injection can target.
 var Operations = []string{"reserve", "release"}
@@ -112,22 +114,16 @@ type Reservation struct {
 	UpdatedAt time.Time         `json:"updatedAt"`
 }
 
-// maxItems and maxQuantity bound a request's size.
-const (
-	maxItems    = 100
-	maxQuantity = 10000
-)
+// validateItems checks a list of items: 1 to domain.MaxItems lines, valid SKUs and
+// quantities, no SKU twice.
+func validateItems(v *validate.Validator, items []Item) {
+	domain.CheckLines(v, "items", len(items), func(i int) (domain.SKU, domain.Quantity) {
+		return domain.SKU(items[i].SKU), domain.Quantity(items[i].Quantity)
+	})
+}
 
-// validateItems checks a list of items: non-empty, known-looking SKUs, positive bounded
-// quantities, no SKU twice. It returns a *httpx.ValidationError.
-func validateItems(v *httpx.Validator, items []Item) {
-	v.Check(len(items) > 0, "items", "must not be empty")
-	v.Check(len(items) <= maxItems, "items", "must have at most 100 entries")
-	seen := make(map[string]bool, len(items))
-	for i, it := range items {
-		v.Checkf(httpx.ValidID(it.SKU), "must be a SKU (letters, digits, -_.:)", "items[%d].sku", i)
-		v.Checkf(it.Quantity > 0 && it.Quantity <= maxQuantity, "must be between 1 and 10000", "items[%d].quantity", i)
-		v.Checkf(!seen[it.SKU], "appears twice", "items[%d].sku", i)
-		seen[it.SKU] = true
-	}
+// sameItems reports whether a and b hold the same quantities of the same SKUs.
+func sameItems(a, b []Item) bool {
+	line := func(it Item) (string, int) { return it.SKU, it.Quantity }
+	return domain.SameLines(a, b, line, line)
 }

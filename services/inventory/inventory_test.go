@@ -14,6 +14,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/servicetest"
+	"github.com/ordersaga/ordersaga/internal/validate"
 	"github.com/ordersaga/ordersaga/services/inventory"
 )
 
@@ -394,7 +395,7 @@ func TestFaultInjection(t *testing.T) {
 	})
 	t.Run("invalid settings are refused", func(t *testing.T) {
 		for _, cfg := range []faults.Config{{ErrorRate: 1.5}, {LatencyMs: -1}, {Operations: []string{"charge"}}} {
-			if err := fc.Set(ctx, cfg); !errors.Is(err, httpx.ErrValidation) {
+			if err := fc.Set(ctx, cfg); !errors.Is(err, validate.ErrInvalid) {
 				t.Errorf("set %+v: err = %v, want ErrValidation", cfg, err)
 			}
 		}

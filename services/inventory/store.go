@@ -11,8 +11,9 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/database"
-	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // productRow is the products table.
@@ -62,6 +63,9 @@ var SeedProducts = []Product{
 	{SKU: "SKU-SOLDOUT", Name: "Sold-out poster", PriceCents: 2500, Available: 0},
 }
 
+// maxStock bounds a product's available stock.
+const maxStock = 1_000_000
+
 // Store keeps products and reservations in a GORM database.
 type Store struct {
 	db *gorm.DB
@@ -104,7 +108,7 @@ func (s *Store) Products(ctx context.Context) ([]Product, error) {
 
 // Product returns one product, or ErrNotFound.
 func (s *Store) Product(ctx context.Context, sku string) (Product, error) {
-	if !httpx.ValidID(sku) { // no such SKU can exist; do not send it to the database
+	if !domain.ID(sku).Valid() { // no such SKU can exist; do not send it to the database
 		return Product{}, fmt.Errorf("product %q: %w", sku, ErrNotFound)
 	}
 	var row productRow
@@ -119,18 +123,20 @@ func (s *Store) Product(ctx context.Context, sku string) (Product, error) {
 }
 
 // UpsertProduct creates the product sku or updates the fields set in u, and reports
-// whether it was created. A new product needs a name and a price (*httpx.ValidationError).
+// whether it was created. A new product needs a name and a price (*validate.Error).
 //
 // An update writes only the fields it was given, in one conditional statement: a price
 // change never writes the stock back, and a restock sets the available stock under the
 // row's lock, so a reservation or release committing at the same time is never lost.
 // The reserved stock is never touched.
 func (s *Store) UpsertProduct(ctx context.Context, sku string, u ProductUpdate) (Product, bool, error) {
-	var v httpx.Validator
-	v.Check(httpx.ValidID(sku), "sku", "must be a SKU (letters, digits, -_.:)")
-	v.Check(u.PriceCents == nil || *u.PriceCents >= 0, "priceCents", "must not be negative")
-	v.Check(u.Available == nil || (*u.Available >= 0 && *u.Available <= 1_000_000), "available", "must be between 0 and 1000000")
-	v.Text("name", u.Name, false, 200)
+	var v validate.Validator
+	domain.SKU(sku).Check(&v, "sku")
+	if u.PriceCents != nil {
+		domain.Cents(*u.PriceCents).CheckPrice(&v, "priceCents")
+	}
+	v.Check(u.Available == nil || (*u.Available >= 0 && *u.Available <= maxStock), "available", "must be between 0 and 1000000")
+	domain.ProductName.Check(&v, "name", u.Name)
 	if err := v.Err(); err != nil {
 		return Product{}, false, err
 	}
@@ -168,7 +174,7 @@ func (s *Store) UpsertProduct(ctx context.Context, sku string, u ProductUpdate) 
 				return upd.Error
 			}
 			if upd.RowsAffected == 0 {
-				var v httpx.Validator
+				var v validate.Validator
 				v.Check(u.Name != "", "name", "is required for a new product")
 				v.Check(u.PriceCents != nil, "priceCents", "is required for a new product")
 				return v.Err()
@@ -183,9 +189,9 @@ func (s *Store) UpsertProduct(ctx context.Context, sku string, u ProductUpdate) 
 }
 
 // Quote prices items at the current catalogue prices. It returns ErrUnknownProduct when a
-// SKU is not in the catalogue, or a *httpx.ValidationError for invalid items.
+// SKU is not in the catalogue, or a *validate.Error for invalid items.
 func (s *Store) Quote(ctx context.Context, items []Item) (Quote, error) {
-	var v httpx.Validator
+	var v validate.Validator
 	validateItems(&v, items)
 	if err := v.Err(); err != nil {
 		return Quote{}, err
@@ -235,10 +241,10 @@ func (s *Store) productsFor(tx *gorm.DB, items []Item) (map[string]productRow, e
 //
 // It returns ErrOutOfStock or ErrUnknownProduct (nothing changed), ErrConflict when the
 // order reserved other items, ErrCompensated when the order's reservation was already
-// released or voided, or a *httpx.ValidationError.
+// released or voided, or a *validate.Error.
 func (s *Store) Reserve(ctx context.Context, orderID string, items []Item) (Reservation, bool, error) {
-	var v httpx.Validator
-	v.Check(httpx.ValidID(orderID), "orderId", "must be an ID (letters, digits, -_.:)")
+	var v validate.Validator
+	domain.ID(orderID).Check(&v, "orderId")
 	validateItems(&v, items)
 	if err := v.Err(); err != nil {
 		return Reservation{}, false, err
@@ -301,8 +307,8 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []Item) (Rese
 // Release returns an order's reserved stock, once. Releasing an order that never reserved
 // records a VOIDED tombstone. Releasing again returns the released (or voided) reservation.
 func (s *Store) Release(ctx context.Context, orderID string) (Reservation, error) {
-	var v httpx.Validator
-	v.Check(httpx.ValidID(orderID), "orderId", "must be an ID (letters, digits, -_.:)")
+	var v validate.Validator
+	domain.ID(orderID).Check(&v, "orderId")
 	if err := v.Err(); err != nil {
 		return Reservation{}, err
 	}
@@ -344,7 +350,7 @@ func (s *Store) Release(ctx context.Context, orderID string) (Reservation, error
 
 // Reservation returns an order's reservation, or ErrNotFound.
 func (s *Store) Reservation(ctx context.Context, orderID string) (Reservation, error) {
-	if !httpx.ValidID(orderID) {
+	if !domain.ID(orderID).Valid() {
 		return Reservation{}, fmt.Errorf("reservation for order %q: %w", orderID, ErrNotFound)
 	}
 	var row reservationRow
@@ -356,24 +362,4 @@ func (s *Store) Reservation(ctx context.Context, orderID string) (Reservation, e
 		return Reservation{}, fmt.Errorf("get reservation for order %s: %w", orderID, err)
 	}
 	return row.toReservation(), nil
-}
-
-// sameItems reports whether a and b hold the same quantities of the same SKUs.
-func sameItems(a, b []Item) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	qty := make(map[string]int, len(a))
-	for _, it := range a {
-		qty[it.SKU] += it.Quantity
-	}
-	for _, it := range b {
-		qty[it.SKU] -= it.Quantity
-	}
-	for _, n := range qty {
-		if n != 0 {
-			return false
-		}
-	}
-	return true
 }

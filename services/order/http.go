@@ -11,6 +11,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // NewHandler returns the order service's HTTP API over store:
@@ -95,7 +96,7 @@ func (h handler) setStatus(c *gin.Context) {
 
 // bindListQuery reads a ListQuery from the query string. A limit that is not a positive
 // integer (limit=0 included: omit it for the default)
-// is a *httpx.ValidationError; the store validates the rest.
+// is a *validate.Error; the store validates the rest.
 func bindListQuery(c *gin.Context) (ListQuery, error) {
 	q := ListQuery{
 		CustomerID: c.Query("customerId"),
@@ -105,7 +106,7 @@ func bindListQuery(c *gin.Context) (ListQuery, error) {
 	if s, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			return ListQuery{}, httpx.Invalid("limit", "must be an integer between 1 and 100")
+			return ListQuery{}, validate.Invalid("limit", "must be an integer between 1 and 100")
 		}
 		q.Limit = n
 	}

@@ -22,14 +22,17 @@ package order
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // Currency is the only currency orders are accepted in for now.
-const Currency = "USD"
+const Currency = domain.Currency
 
 // Operations are the write operations that fault injection can target.
 var Operations = []string{"create", "confirm", "cancel"}
@@ -212,85 +215,68 @@ const (
 	// MaxLimit is the largest page size.
 	MaxLimit = 100
 
-	maxItems          = 100
-	maxQuantity       = 10000
-	maxUnitPriceCents = 1_000_000_000_000 // bounds the total far below int64 overflow
-	maxStateBytes     = 256 << 10
-
-	// MaxTextLen bounds the payment method, the failed step, the error type and each
-	// address field.
-	MaxTextLen = 200
-	// MaxReasonLen bounds the reason of a cancelled or rejected order.
-	MaxReasonLen = 1000
+	// maxStateBytes bounds the saga's view of an order (StatusUpdate.State).
+	maxStateBytes = 256 << 10
 )
 
-const idMessage = "must be an ID (letters, digits, -_.:)"
-
 // validateCreate checks every field of a create request.
-func validateCreate(v *httpx.Validator, r CreateRequest) {
-	v.Check(httpx.ValidID(r.OrderID), "orderId", idMessage)
-	v.Check(httpx.ValidID(r.CustomerID), "customerId", idMessage)
-	v.Check(len(r.Items) > 0, "items", "must not be empty")
-	v.Check(len(r.Items) <= maxItems, "items", "must have at most 100 entries")
-	seen := make(map[string]bool, len(r.Items))
+func validateCreate(v *validate.Validator, r CreateRequest) {
+	domain.ID(r.OrderID).Check(v, "orderId")
+	domain.ID(r.CustomerID).Check(v, "customerId")
+	domain.CheckLines(v, "items", len(r.Items), func(i int) (domain.SKU, domain.Quantity) {
+		return domain.SKU(r.Items[i].SKU), domain.Quantity(r.Items[i].Quantity)
+	})
 	var total int64
-	itemsOK := len(r.Items) <= maxItems
+	bounded := len(r.Items) <= domain.MaxItems
 	for i, it := range r.Items {
-		skuOK := httpx.ValidID(it.SKU)
-		qtyOK := it.Quantity > 0 && it.Quantity <= maxQuantity
-		priceOK := it.UnitPriceCents >= 0 && it.UnitPriceCents <= maxUnitPriceCents
-		v.Checkf(skuOK, "must be a SKU (letters, digits, -_.:)", "items[%d].sku", i)
-		v.Checkf(qtyOK, "must be between 1 and 10000", "items[%d].quantity", i)
-		v.Checkf(priceOK, "must be between 0 and 1000000000000", "items[%d].unitPriceCents", i)
-		v.Checkf(!seen[it.SKU], "appears twice", "items[%d].sku", i)
-		seen[it.SKU] = true
-		itemsOK = itemsOK && skuOK && qtyOK && priceOK
+		domain.Cents(it.UnitPriceCents).CheckPrice(v, fmt.Sprintf("items[%d].unitPriceCents", i))
+		bounded = bounded && domain.Quantity(it.Quantity).Valid() && it.UnitPriceCents >= 0 && domain.Cents(it.UnitPriceCents) <= domain.MaxCents
 		total += int64(it.Quantity) * it.UnitPriceCents
 	}
-	// The total is only checked against valid items, whose sum cannot overflow.
-	if itemsOK {
+	// The total is only checked against bounded items, whose sum cannot overflow.
+	if bounded {
 		v.Check(r.TotalCents == total, "totalCents", "must equal the sum of quantity × unitPriceCents")
 	}
 	v.Check(r.Currency == Currency, "currency", "must be "+Currency)
-	v.Text("paymentMethod", r.PaymentMethod, true, MaxTextLen)
+	domain.PaymentMethod.Check(v, "paymentMethod", r.PaymentMethod)
 	a := r.ShippingAddress
-	v.Text("shippingAddress.name", a.Name, true, MaxTextLen)
-	v.Text("shippingAddress.line1", a.Line1, true, MaxTextLen)
-	v.Text("shippingAddress.city", a.City, true, MaxTextLen)
-	v.Text("shippingAddress.postalCode", a.PostalCode, true, MaxTextLen)
-	v.Check(httpx.ValidCountry(a.Country), "shippingAddress.country", "must be two uppercase letters (ISO 3166-1 alpha-2)")
+	domain.Name.Check(v, "shippingAddress.name", a.Name)
+	domain.Name.Check(v, "shippingAddress.line1", a.Line1)
+	domain.Name.Check(v, "shippingAddress.city", a.City)
+	domain.Name.Check(v, "shippingAddress.postalCode", a.PostalCode)
+	domain.Country(a.Country).Check(v, "shippingAddress.country")
 }
 
-// Validate returns a *httpx.ValidationError naming the invalid fields of r, or nil.
+// Validate returns a *validate.Error naming the invalid fields of r, or nil.
 func (r CancelRequest) Validate() error {
-	var v httpx.Validator
+	var v validate.Validator
 	validateCancel(&v, r)
 	return v.Err()
 }
 
-// Validate returns a *httpx.ValidationError naming the invalid fields of u, or nil.
+// Validate returns a *validate.Error naming the invalid fields of u, or nil.
 func (u StatusUpdate) Validate() error {
-	var v httpx.Validator
+	var v validate.Validator
 	validateStatusUpdate(&v, u)
 	return v.Err()
 }
 
 // validateCancel checks a cancel request.
-func validateCancel(v *httpx.Validator, r CancelRequest) {
+func validateCancel(v *validate.Validator, r CancelRequest) {
 	v.Check(r.Status.compensated(), "status", "must be CANCELLED or REJECTED")
-	v.Text("reason", r.Reason, false, MaxReasonLen)
-	v.Text("failedStep", r.FailedStep, false, MaxTextLen)
-	v.Text("errorType", r.ErrorType, false, MaxTextLen)
+	domain.Reason.Check(v, "reason", r.Reason)
+	domain.Label.Check(v, "failedStep", r.FailedStep)
+	domain.Label.Check(v, "errorType", r.ErrorType)
 }
 
 // validateStatusUpdate checks a status update.
-func validateStatusUpdate(v *httpx.Validator, u StatusUpdate) {
+func validateStatusUpdate(v *validate.Validator, u StatusUpdate) {
 	v.Check(u.Status != Pending && u.Status.Valid(), "status",
 		"must be one of RESERVED, AWAITING_APPROVAL, PAID, SHIPPING_SCHEDULED, COMPENSATING, NEEDS_ATTENTION, COMPLETED, REJECTED, CANCELLED")
 	v.Check(u.Version >= 1, "version", "must be at least 1")
-	v.Text("reason", u.Reason, false, MaxReasonLen)
-	v.Text("failedStep", u.FailedStep, false, MaxTextLen)
-	v.Text("errorType", u.ErrorType, false, MaxTextLen)
+	domain.Reason.Check(v, "reason", u.Reason)
+	domain.Label.Check(v, "failedStep", u.FailedStep)
+	domain.Label.Check(v, "errorType", u.ErrorType)
 	v.Check(len(u.State) == 0 || (len(u.State) <= maxStateBytes && isJSONObject(u.State)), "state",
 		"must be a JSON object of at most 256 KiB")
 }

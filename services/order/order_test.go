@@ -21,6 +21,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/servicetest"
+	"github.com/ordersaga/ordersaga/internal/validate"
 	"github.com/ordersaga/ordersaga/services/order"
 )
 
@@ -516,7 +517,7 @@ func TestSetStatus(t *testing.T) {
 				{Status: order.Reserved, Version: 1, State: json.RawMessage(`[1,2]`)},
 				{Status: order.Rejected, Version: 1, Reason: "two\nlines"},
 			} {
-				if _, err := s.client.SetStatus(ctx, "o-2", u); !errors.Is(err, httpx.ErrValidation) {
+				if _, err := s.client.SetStatus(ctx, "o-2", u); !errors.Is(err, validate.ErrInvalid) {
 					t.Errorf("%+v: err = %v, want ErrValidation", u, err)
 				}
 			}
@@ -649,7 +650,7 @@ func TestList(t *testing.T) {
 		t.Run("a garbled cursor is a validation error", func(t *testing.T) {
 			for _, cur := range []string{"garbage!!", "bm9wZQ", "MTIzOg", "LTE6cC0wMQ", strings.Repeat("A", 300)} {
 				_, err := s.client.List(ctx, order.ListQuery{Cursor: cur})
-				if !errors.Is(err, httpx.ErrValidation) {
+				if !errors.Is(err, validate.ErrInvalid) {
 					t.Errorf("cursor %q: err = %v, want ErrValidation", cur, err)
 				}
 			}
@@ -873,7 +874,7 @@ func TestValidationNamesTheFields(t *testing.T) {
 	req.ShippingAddress.Country = "usa"
 	_, err := s.client.Create(context.Background(), req)
 	var re *httpx.ResponseError
-	if !errors.As(err, &re) || !errors.Is(err, httpx.ErrValidation) {
+	if !errors.As(err, &re) || !errors.Is(err, validate.ErrInvalid) {
 		t.Fatalf("err = %v, want a validation ResponseError", err)
 	}
 	var fields []string
@@ -947,7 +948,7 @@ func TestFaultInjection(t *testing.T) {
 			}
 		})
 		t.Run("an operation the service does not have is refused", func(t *testing.T) {
-			if err := fc.Set(ctx, faults.Config{Operations: []string{"reserve"}}); !errors.Is(err, httpx.ErrValidation) {
+			if err := fc.Set(ctx, faults.Config{Operations: []string{"reserve"}}); !errors.Is(err, validate.ErrInvalid) {
 				t.Errorf("err = %v, want ErrValidation", err)
 			}
 		})

@@ -15,8 +15,9 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/database"
-	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // orderRow is the orders table: one row per order ID, which is what makes every write
@@ -152,9 +153,9 @@ func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
 //
 // It returns ErrCompensated when the order was already cancelled or rejected (a
 // tombstone included), ErrConflict when the order ID exists with another body, or a
-// *httpx.ValidationError. In every error case nothing is written.
+// *validate.Error. In every error case nothing is written.
 func (s *Store) Create(ctx context.Context, req CreateRequest) (Order, bool, error) {
-	var v httpx.Validator
+	var v validate.Validator
 	validateCreate(&v, req)
 	if err := v.Err(); err != nil {
 		return Order{}, false, err
@@ -198,7 +199,7 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (Order, bool, err
 // again returns it unchanged.
 //
 // It returns ErrNotFound, ErrCompensated when the order was cancelled or rejected, or a
-// *httpx.ValidationError for an invalid order ID.
+// *validate.Error for an invalid order ID.
 func (s *Store) Confirm(ctx context.Context, orderID string) (Order, error) {
 	if err := checkOrderID(orderID); err != nil {
 		return Order{}, err
@@ -232,10 +233,10 @@ func (s *Store) Confirm(ctx context.Context, orderID string) (Order, error) {
 // cancelled or rejected returns it unchanged: the first cancel wins.
 //
 // It returns ErrCompleted when the order is COMPLETED (nothing changes), or a
-// *httpx.ValidationError.
+// *validate.Error.
 func (s *Store) Cancel(ctx context.Context, orderID string, req CancelRequest) (Order, error) {
-	var v httpx.Validator
-	v.Check(httpx.ValidID(orderID), "orderId", idMessage)
+	var v validate.Validator
+	domain.ID(orderID).Check(&v, "orderId")
 	validateCancel(&v, req)
 	if err := v.Err(); err != nil {
 		return Order{}, err
@@ -277,11 +278,11 @@ func (s *Store) Cancel(ctx context.Context, orderID string, req CancelRequest) (
 // CANCELLED or REJECTED included (an order whose compensation an operator resolved by
 // hand ends that way).
 //
-// It returns ErrNotFound, or a *httpx.ValidationError for PENDING, a version below 1, or
+// It returns ErrNotFound, or a *validate.Error for PENDING, a version below 1, or
 // a state that is not a JSON object.
 func (s *Store) SetStatus(ctx context.Context, orderID string, u StatusUpdate) (Order, error) {
-	var v httpx.Validator
-	v.Check(httpx.ValidID(orderID), "orderId", idMessage)
+	var v validate.Validator
+	domain.ID(orderID).Check(&v, "orderId")
 	validateStatusUpdate(&v, u)
 	if err := v.Err(); err != nil {
 		return Order{}, err
@@ -312,7 +313,7 @@ func (s *Store) SetStatus(ctx context.Context, orderID string, u StatusUpdate) (
 
 // Get returns an order, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, orderID string) (Order, error) {
-	if !httpx.ValidID(orderID) { // such an ID cannot exist; do not send it to the database
+	if !domain.ID(orderID).Valid() { // such an ID cannot exist; do not send it to the database
 		return Order{}, fmt.Errorf("order %q: %w", orderID, ErrNotFound)
 	}
 	row, err := take(s.db.WithContext(ctx), orderID)
@@ -326,11 +327,11 @@ func (s *Store) Get(ctx context.Context, orderID string) (Order, error) {
 // filtered by customer and status when those are set. Pass the page's NextCursor as
 // q.Cursor to get the next page; orders created meanwhile do not shift the pages.
 //
-// It returns a *httpx.ValidationError for an invalid customer ID, status, limit (1 to
+// It returns a *validate.Error for an invalid customer ID, status, limit (1 to
 // MaxLimit; 0 means DefaultLimit) or cursor.
 func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
-	var v httpx.Validator
-	v.Check(q.CustomerID == "" || httpx.ValidID(q.CustomerID), "customerId", idMessage)
+	var v validate.Validator
+	v.Check(q.CustomerID == "" || domain.ID(q.CustomerID).Valid(), "customerId", domain.IDRule)
 	v.Check(q.Status == "" || q.Status.Valid(), "status", "must be an order status")
 	v.Check(q.Limit >= 0 && q.Limit <= MaxLimit, "limit", "must be between 1 and 100")
 	after, afterOK := decodeCursor(q.Cursor)
@@ -390,7 +391,7 @@ func decodeCursor(s string) (cursor, bool) {
 		return cursor{}, false
 	}
 	micros, id, ok := strings.Cut(string(b), ":")
-	if !ok || !httpx.ValidID(id) {
+	if !ok || !domain.ID(id).Valid() {
 		return cursor{}, false
 	}
 	n, err := strconv.ParseInt(micros, 10, 64)
@@ -400,10 +401,10 @@ func decodeCursor(s string) (cursor, bool) {
 	return cursor{micros: n, orderID: id}, true
 }
 
-// checkOrderID returns a *httpx.ValidationError unless orderID is a valid ID.
+// checkOrderID returns a *validate.Error unless orderID is a valid ID.
 func checkOrderID(orderID string) error {
-	if !httpx.ValidID(orderID) {
-		return httpx.Invalid("orderId", idMessage)
+	if !domain.ID(orderID).Valid() {
+		return validate.Invalid("orderId", domain.IDRule)
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // Client calls the payment service over HTTP. Its errors wrap this package's sentinel
-// errors, httpx.ErrValidation, or httpx.ErrUnavailable when the outcome is unknown.
+// errors, validate.ErrInvalid, or httpx.ErrUnavailable when the outcome is unknown.
 type Client struct {
 	c *httpx.Client
 }
@@ -50,7 +50,7 @@ func (c *Client) Customer(ctx context.Context, customerID string) (Customer, err
 	return cust, err
 }
 
-// UpsertCustomer creates a customer or sets its balance; it returns httpx.ErrValidation
+// UpsertCustomer creates a customer or sets its balance; it returns validate.ErrInvalid
 // for an invalid ID or a negative balance.
 func (c *Client) UpsertCustomer(ctx context.Context, customerID string, u CustomerUpdate) (Customer, error) {
 	var cust Customer

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // NewHandler returns the payment service's HTTP API over store:
@@ -77,7 +78,7 @@ func (h handler) upsertCustomer(c *gin.Context) {
 		return
 	}
 	if body.BalanceCents == nil {
-		var v httpx.Validator
+		var v validate.Validator
 		v.Check(false, "balanceCents", "is required")
 		_ = c.Error(v.Err())
 		return

@@ -21,11 +21,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // Currency is the only currency the service charges in.
-const Currency = "USD"
+const Currency = domain.Currency
 
 // Operations are the write operations that fault injection can target.
 var Operations = []string{"charge", "refund"}
@@ -145,19 +147,17 @@ type ChargeRequest struct {
 
 // Bounds on amounts and balances, in cents.
 const (
-	maxAmountCents  = 1_000_000_000_000     // 10^12 cents, ten billion dollars
 	maxBalanceCents = 1_000_000_000_000_000 // 10^15 cents
-	maxMethodLen    = 100
 )
 
-// validate checks a charge request and returns a *httpx.ValidationError.
+// validate checks a charge request and returns a *validate.Error.
 func (r ChargeRequest) validate() error {
-	var v httpx.Validator
-	v.Check(httpx.ValidID(r.OrderID), "orderId", "must be an ID (letters, digits, -_.:)")
-	v.Check(httpx.ValidID(r.CustomerID), "customerId", "must be an ID (letters, digits, -_.:)")
-	v.Check(r.AmountCents > 0 && r.AmountCents <= maxAmountCents, "amountCents", "must be between 1 and 1000000000000")
-	v.Check(r.Currency == Currency, "currency", "must be USD")
-	v.Check(r.PaymentMethod != "" && len(r.PaymentMethod) <= maxMethodLen, "paymentMethod", "must be 1 to 100 characters")
+	var v validate.Validator
+	domain.ID(r.OrderID).Check(&v, "orderId")
+	domain.ID(r.CustomerID).Check(&v, "customerId")
+	domain.Cents(r.AmountCents).CheckAmount(&v, "amountCents")
+	v.Check(r.Currency == Currency, "currency", "must be "+Currency)
+	domain.PaymentMethod.Check(&v, "paymentMethod", r.PaymentMethod)
 	return v.Err()
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/servicetest"
+	"github.com/ordersaga/ordersaga/internal/validate"
 	"github.com/ordersaga/ordersaga/services/payment"
 )
 
@@ -750,7 +751,7 @@ func TestFaultInjection(t *testing.T) {
 		})
 		t.Run("operations of other services are refused", func(t *testing.T) {
 			err := fc.Set(ctx, faults.Config{Operations: []string{"reserve"}})
-			if !errors.Is(err, httpx.ErrValidation) {
+			if !errors.Is(err, validate.ErrInvalid) {
 				t.Errorf("set reserve: err = %v, want ErrValidation", err)
 			}
 		})

@@ -9,8 +9,9 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/database"
-	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // customerRow is the customers table. The CHECK keeps a balance from ever going negative,
@@ -86,7 +87,7 @@ func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
 
 // Customer returns one customer, or ErrNotFound.
 func (s *Store) Customer(ctx context.Context, customerID string) (Customer, error) {
-	if !httpx.ValidID(customerID) { // no such customer can exist; do not send it to the database
+	if !domain.ID(customerID).Valid() { // no such customer can exist; do not send it to the database
 		return Customer{}, fmt.Errorf("customer %q: %w", customerID, ErrNotFound)
 	}
 	var row customerRow
@@ -102,10 +103,10 @@ func (s *Store) Customer(ctx context.Context, customerID string) (Customer, erro
 
 // UpsertCustomer creates the customer customerID with the balance of u, or sets an existing
 // customer's balance, and reports whether it was created. It returns a
-// *httpx.ValidationError for an invalid ID or a negative balance.
+// *validate.Error for an invalid ID or a negative balance.
 func (s *Store) UpsertCustomer(ctx context.Context, customerID string, u CustomerUpdate) (Customer, bool, error) {
-	var v httpx.Validator
-	v.Check(httpx.ValidID(customerID), "customerId", "must be an ID (letters, digits, -_.:)")
+	var v validate.Validator
+	domain.ID(customerID).Check(&v, "customerId")
 	v.Check(u.BalanceCents >= 0 && u.BalanceCents <= maxBalanceCents, "balanceCents", "must be between 0 and 1000000000000000")
 	if err := v.Err(); err != nil {
 		return Customer{}, false, err
@@ -144,7 +145,7 @@ func (s *Store) UpsertCustomer(ctx context.Context, customerID string, u Custome
 // nothing taken), ErrUnknownCustomer (nothing written), ErrConflict when the order was
 // charged with a different request, ErrCompensated when the order's payment was already
 // refunded or voided, an error wrapping httpx.ErrUnavailable for a failed attempt of the
-// flaky test card (the attempt is recorded), or a *httpx.ValidationError.
+// flaky test card (the attempt is recorded), or a *validate.Error.
 func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, error) {
 	if err := req.validate(); err != nil {
 		return Payment{}, false, err
@@ -221,10 +222,10 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 // (nothing was taken). Refunding again returns the payment as it is. A refund that
 // answers success has left the payment REFUNDED, VOIDED or DECLINED, never CHARGED: it
 // waits for a charge attempt in flight and then undoes it. It returns only a
-// *httpx.ValidationError for an invalid order ID, or a database error.
+// *validate.Error for an invalid order ID, or a database error.
 func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
-	var v httpx.Validator
-	v.Check(httpx.ValidID(orderID), "orderId", "must be an ID (letters, digits, -_.:)")
+	var v validate.Validator
+	domain.ID(orderID).Check(&v, "orderId")
 	if err := v.Err(); err != nil {
 		return Payment{}, err
 	}
@@ -282,7 +283,7 @@ func lockPayment(tx *gorm.DB, orderID string) (paymentRow, error) {
 
 // Payment returns an order's payment, or ErrNotFound.
 func (s *Store) Payment(ctx context.Context, orderID string) (Payment, error) {
-	if !httpx.ValidID(orderID) {
+	if !domain.ID(orderID).Valid() {
 		return Payment{}, fmt.Errorf("payment for order %q: %w", orderID, ErrNotFound)
 	}
 	var row paymentRow

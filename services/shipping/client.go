@@ -10,7 +10,7 @@ import (
 )
 
 // Client calls the shipping service over HTTP. Its errors wrap this package's sentinel
-// errors, httpx.ErrValidation, or httpx.ErrUnavailable when the outcome is unknown.
+// errors, validate.ErrInvalid, or httpx.ErrUnavailable when the outcome is unknown.
 type Client struct {
 	c *httpx.Client
 }

@@ -21,7 +21,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // Operations are the write operations that fault injection can target.
@@ -114,13 +116,6 @@ type ScheduleRequest struct {
 	Items   []Item  `json:"items"`
 }
 
-// Bounds on a request's size.
-const (
-	maxItems       = 100
-	maxQuantity    = 10000
-	maxAddressText = 200
-)
-
 // Carrier returns the carrier that delivers to country, or "" when the country is not
 // served.
 func Carrier(country string) string { return carriers[country] }
@@ -135,29 +130,17 @@ func TrackingNumber(orderID string) string {
 
 // validateRequest checks a schedule request's form (not whether the address is served).
 // Its errors are collected in v.
-func validateRequest(v *httpx.Validator, req ScheduleRequest) {
-	v.Check(httpx.ValidID(req.OrderID), "orderId", "must be an ID (letters, digits, -_.:)")
+func validateRequest(v *validate.Validator, req ScheduleRequest) {
+	domain.ID(req.OrderID).Check(v, "orderId")
 	a := req.Address
-	v.Text("address.name", a.Name, true, maxAddressText)
-	v.Text("address.line1", a.Line1, true, maxAddressText)
-	v.Text("address.city", a.City, true, maxAddressText)
-	v.Text("address.postalCode", a.PostalCode, true, maxAddressText)
-	v.Check(httpx.ValidCountry(a.Country), "address.country", "must be two upper-case letters (ISO 3166-1 alpha-2)")
-	validateItems(v, req.Items)
-}
-
-// validateItems checks a list of items: 1 to maxItems entries, valid SKUs, quantities
-// from 1 to maxQuantity, no SKU twice.
-func validateItems(v *httpx.Validator, items []Item) {
-	v.Check(len(items) > 0, "items", "must not be empty")
-	v.Check(len(items) <= maxItems, "items", "must have at most 100 entries")
-	seen := make(map[string]bool, len(items))
-	for i, it := range items {
-		v.Checkf(httpx.ValidID(it.SKU), "must be a SKU (letters, digits, -_.:)", "items[%d].sku", i)
-		v.Checkf(it.Quantity > 0 && it.Quantity <= maxQuantity, "must be between 1 and 10000", "items[%d].quantity", i)
-		v.Checkf(!seen[it.SKU], "appears twice", "items[%d].sku", i)
-		seen[it.SKU] = true
-	}
+	domain.Name.Check(v, "address.name", a.Name)
+	domain.Name.Check(v, "address.line1", a.Line1)
+	domain.Name.Check(v, "address.city", a.City)
+	domain.Name.Check(v, "address.postalCode", a.PostalCode)
+	domain.Country(a.Country).Check(v, "address.country")
+	domain.CheckLines(v, "items", len(req.Items), func(i int) (domain.SKU, domain.Quantity) {
+		return domain.SKU(req.Items[i].SKU), domain.Quantity(req.Items[i].Quantity)
+	})
 }
 
 // served reports why no carrier delivers to a, or "" when one does.
@@ -173,20 +156,6 @@ func served(a Address) string {
 
 // sameItems reports whether a and b hold the same quantities of the same SKUs.
 func sameItems(a, b []Item) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	qty := make(map[string]int, len(a))
-	for _, it := range a {
-		qty[it.SKU] += it.Quantity
-	}
-	for _, it := range b {
-		qty[it.SKU] -= it.Quantity
-	}
-	for _, n := range qty {
-		if n != 0 {
-			return false
-		}
-	}
-	return true
+	line := func(it Item) (string, int) { return it.SKU, it.Quantity }
+	return domain.SameLines(a, b, line, line)
 }

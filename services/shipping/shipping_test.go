@@ -21,6 +21,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/servicetest"
+	"github.com/ordersaga/ordersaga/internal/validate"
 	"github.com/ordersaga/ordersaga/services/shipping"
 )
 
@@ -578,7 +579,7 @@ func TestFaultInjection(t *testing.T) {
 			}
 		})
 		t.Run("settings naming another service's operation are refused", func(t *testing.T) {
-			if err := fc.Set(ctx, faults.Config{Operations: []string{"reserve"}}); !errors.Is(err, httpx.ErrValidation) {
+			if err := fc.Set(ctx, faults.Config{Operations: []string{"reserve"}}); !errors.Is(err, validate.ErrInvalid) {
 				t.Errorf("err = %v, want ErrValidation", err)
 			}
 		})

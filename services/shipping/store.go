@@ -9,8 +9,9 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/database"
-	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // shipmentRow is the shipments table: one row per order, which is what makes scheduling
@@ -72,9 +73,9 @@ func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
 // It returns ErrShippingUnavailable when no carrier delivers to the address (nothing
 // written), ErrConflict when the order was scheduled to another address or with other
 // items, ErrCompensated when the order's shipment was already cancelled or voided, or a
-// *httpx.ValidationError.
+// *validate.Error.
 func (s *Store) Schedule(ctx context.Context, req ScheduleRequest) (Shipment, bool, error) {
-	var v httpx.Validator
+	var v validate.Validator
 	validateRequest(&v, req)
 	if err := v.Err(); err != nil {
 		return Shipment{}, false, err
@@ -119,10 +120,10 @@ func (s *Store) Schedule(ctx context.Context, req ScheduleRequest) (Shipment, bo
 
 // Cancel cancels an order's shipment, once. Cancelling an order that was never scheduled
 // records a VOIDED tombstone. Cancelling again returns the cancelled (or voided) shipment
-// unchanged. It returns a *httpx.ValidationError for an invalid order ID.
+// unchanged. It returns a *validate.Error for an invalid order ID.
 func (s *Store) Cancel(ctx context.Context, orderID string) (Shipment, error) {
-	var v httpx.Validator
-	v.Check(httpx.ValidID(orderID), "orderId", "must be an ID (letters, digits, -_.:)")
+	var v validate.Validator
+	domain.ID(orderID).Check(&v, "orderId")
 	if err := v.Err(); err != nil {
 		return Shipment{}, err
 	}
@@ -145,7 +146,7 @@ func (s *Store) Cancel(ctx context.Context, orderID string) (Shipment, error) {
 // Shipment returns an order's shipment, or ErrNotFound (also for a malformed order ID,
 // which no shipment can have).
 func (s *Store) Shipment(ctx context.Context, orderID string) (Shipment, error) {
-	if !httpx.ValidID(orderID) {
+	if !domain.ID(orderID).Valid() {
 		return Shipment{}, fmt.Errorf("shipment for order %q: %w", orderID, ErrNotFound)
 	}
 	var row shipmentRow
