@@ -58,7 +58,7 @@ func TestValueTypes(t *testing.T) {
 		{"quantity 1", func(v *validate.Validator) { Quantity(1).Check(v, "q") }, true},
 		{"quantity 10000", func(v *validate.Validator) { Quantity(MaxQuantity).Check(v, "q") }, true},
 		{"quantity 0", func(v *validate.Validator) { Quantity(0).Check(v, "q") }, false},
-		{"quantity 10001", func(v *validate.Validator) { Quantity(MaxQuantity + 1).Check(v, "q") }, false},
+		{"quantity 10001", func(v *validate.Validator) { Quantity(MaxQuantity+1).Check(v, "q") }, false},
 		{"country US", func(v *validate.Validator) { Country("US").Check(v, "c") }, true},
 		{"country us", func(v *validate.Validator) { Country("us").Check(v, "c") }, false},
 		{"country USA", func(v *validate.Validator) { Country("USA").Check(v, "c") }, false},
