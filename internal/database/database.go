@@ -22,6 +22,7 @@ import (
 	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 )
 
@@ -209,4 +210,26 @@ func Migrate(ctx context.Context, db *gorm.DB, service string, fn func(tx *gorm.
 		}
 		return fn(tx)
 	})
+}
+
+// Take loads the row of T whose column equals key, or returns an error wrapping notFound
+// ("order_id o-1: not found") when there is none.
+func Take[T any](tx *gorm.DB, column string, key any, notFound error) (T, error) {
+	var row T
+	err := tx.Take(&row, column+" = ?", key).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return row, fmt.Errorf("%s %v: %w", column, key, notFound)
+	}
+	if err != nil {
+		return row, fmt.Errorf("read %s %v: %w", column, key, err)
+	}
+	return row, nil
+}
+
+// Lock is Take with the row locked until the transaction ends (FOR UPDATE on PostgreSQL;
+// SQLite's write transaction holds the whole database already). A store decides what
+// becomes of the row while it holds the lock, so that two requests for one row are
+// decided one after the other.
+func Lock[T any](tx *gorm.DB, column string, key any, notFound error) (T, error) {
+	return Take[T](tx.Clauses(clause.Locking{Strength: "UPDATE"}), column, key, notFound)
 }

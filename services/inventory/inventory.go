@@ -7,8 +7,9 @@
 // arriving late for that order is refused with ErrCompensated instead of holding stock
 // that nobody will ever release.
 //
-// The package holds the domain types and errors (this file), the GORM store (store.go),
-// the Gin handlers (http.go) and a typed HTTP client for the activities (client.go).
+// The package holds the domain types and errors (this file), the state machine as pure
+// decisions (decisions.go), the GORM store that locks, decides and writes (store.go), the
+// Gin handlers (http.go) and a typed HTTP client for the activities (client.go).
 package inventory
 
 import (
@@ -120,10 +121,4 @@ func validateItems(v *validate.Validator, items []Item) {
 	domain.CheckLines(v, "items", len(items), func(i int) (domain.SKU, domain.Quantity) {
 		return domain.SKU(items[i].SKU), domain.Quantity(items[i].Quantity)
 	})
-}
-
-// sameItems reports whether a and b hold the same quantities of the same SKUs.
-func sameItems(a, b []Item) bool {
-	line := func(it Item) (string, int) { return it.SKU, it.Quantity }
-	return domain.SameLines(a, b, line, line)
 }

@@ -2,9 +2,7 @@ package inventory
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -111,13 +109,9 @@ func (s *Store) Product(ctx context.Context, sku string) (Product, error) {
 	if !domain.ID(sku).Valid() { // no such SKU can exist; do not send it to the database
 		return Product{}, fmt.Errorf("product %q: %w", sku, ErrNotFound)
 	}
-	var row productRow
-	err := s.db.WithContext(ctx).Take(&row, "sku = ?", sku).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Product{}, fmt.Errorf("product %s: %w", sku, ErrNotFound)
-	}
+	row, err := database.Take[productRow](s.db.WithContext(ctx), "sku", sku, ErrNotFound)
 	if err != nil {
-		return Product{}, fmt.Errorf("get product %s: %w", sku, err)
+		return Product{}, fmt.Errorf("product: %w", err)
 	}
 	return row.toProduct(), nil
 }
@@ -249,9 +243,7 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []Item) (Rese
 	if err := v.Err(); err != nil {
 		return Reservation{}, false, err
 	}
-	// Lock product rows in SKU order, so that two orders never wait on each other.
-	sorted := slices.Clone(items)
-	slices.SortFunc(sorted, func(a, b Item) int { return strings.Compare(a.SKU, b.SKU) })
+	sorted := bySKU(items)
 
 	row := reservationRow{OrderID: orderID, Status: string(Reserved), Items: items}
 	var created bool
@@ -295,11 +287,8 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []Item) (Rese
 	if err != nil {
 		return Reservation{}, false, err
 	}
-	switch {
-	case existing.Status != Reserved:
-		return existing, false, fmt.Errorf("reserve for order %s: %w (%s)", orderID, ErrCompensated, existing.Status)
-	case !sameItems(existing.Items, items):
-		return existing, false, fmt.Errorf("reserve for order %s: %w", orderID, ErrConflict)
+	if err := decideReserve(existing, items); err != nil {
+		return existing, false, fmt.Errorf("reserve for order %s: %w", orderID, err)
 	}
 	return existing, false, nil
 }
@@ -318,19 +307,20 @@ func (s *Store) Release(ctx context.Context, orderID string) (Reservation, error
 		if tomb.Error != nil || tomb.RowsAffected == 1 {
 			return tomb.Error
 		}
-		// Only the call that moves RESERVED to RELEASED restores the stock.
-		upd := tx.Model(&reservationRow{}).Where("order_id = ? AND status = ?", orderID, Reserved).
-			Updates(map[string]any{"status": string(Released), "updated_at": tx.NowFunc()})
-		if upd.Error != nil || upd.RowsAffected == 0 {
-			return upd.Error
-		}
-		var row reservationRow
-		if err := tx.Take(&row, "order_id = ?", orderID).Error; err != nil {
+		row, err := database.Lock[reservationRow](tx, "order_id", orderID, ErrNotFound)
+		if err != nil {
 			return err
 		}
-		sorted := slices.Clone(row.Items)
-		slices.SortFunc(sorted, func(a, b Item) int { return strings.Compare(a.SKU, b.SKU) })
-		for _, it := range sorted {
+		next, restock := decideRelease(row.toReservation())
+		if !restock {
+			return nil
+		}
+		upd := tx.Model(&reservationRow{}).Where("order_id = ?", orderID).
+			Updates(map[string]any{"status": string(next), "updated_at": tx.NowFunc()})
+		if upd.Error != nil {
+			return upd.Error
+		}
+		for _, it := range bySKU(row.Items) {
 			err := tx.Model(&productRow{}).Where("sku = ?", it.SKU).Updates(map[string]any{
 				"available":  gorm.Expr("available + ?", it.Quantity),
 				"reserved":   gorm.Expr("reserved - ?", it.Quantity),
@@ -353,13 +343,9 @@ func (s *Store) Reservation(ctx context.Context, orderID string) (Reservation, e
 	if !domain.ID(orderID).Valid() {
 		return Reservation{}, fmt.Errorf("reservation for order %q: %w", orderID, ErrNotFound)
 	}
-	var row reservationRow
-	err := s.db.WithContext(ctx).Take(&row, "order_id = ?", orderID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Reservation{}, fmt.Errorf("reservation for order %s: %w", orderID, ErrNotFound)
-	}
+	row, err := database.Take[reservationRow](s.db.WithContext(ctx), "order_id", orderID, ErrNotFound)
 	if err != nil {
-		return Reservation{}, fmt.Errorf("get reservation for order %s: %w", orderID, err)
+		return Reservation{}, fmt.Errorf("reservation for order: %w", err)
 	}
 	return row.toReservation(), nil
 }

@@ -2,6 +2,7 @@ package order
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
@@ -41,6 +42,78 @@ func TestApplyStatus(t *testing.T) {
 			}
 			if !changed && got.State != nil {
 				t.Errorf("a stale update recorded its view")
+			}
+		})
+	}
+}
+
+func TestDecideCreate(t *testing.T) {
+	req := CreateRequest{OrderID: "o-1", CustomerID: "c-1", Items: []Item{{SKU: "A", Quantity: 1, UnitPriceCents: 100}, {SKU: "B", Quantity: 2, UnitPriceCents: 50}},
+		TotalCents: 200, Currency: "USD", PaymentMethod: "pm", ShippingAddress: Address{Name: "n", Line1: "l", City: "c", PostalCode: "p", Country: "US"}}
+	stored := func(st Status, mod ...func(*Order)) Order {
+		o := Order{OrderID: "o-1", CustomerID: "c-1", Items: []Item{req.Items[1], req.Items[0]}, TotalCents: 200, Currency: "USD",
+			PaymentMethod: "pm", ShippingAddress: req.ShippingAddress, Status: st}
+		for _, m := range mod {
+			m(&o)
+		}
+		return o
+	}
+	cases := []struct {
+		name string
+		o    Order
+		err  error
+	}{
+		{"the same body again is a replay, items in any order", stored(Paid), nil},
+		{"a replay of a completed order answers it", stored(Completed), nil},
+		{"a cancelled order refuses", stored(Cancelled), ErrCompensated},
+		{"a rejected tombstone refuses", Order{OrderID: "o-1", Status: Rejected, Tombstone: true}, ErrCompensated},
+		{"another customer is a conflict", stored(Pending, func(o *Order) { o.CustomerID = "c-2" }), ErrConflict},
+		{"another quantity is a conflict", stored(Pending, func(o *Order) { o.Items = []Item{{SKU: "A", Quantity: 2, UnitPriceCents: 100}} }), ErrConflict},
+		{"another address is a conflict", stored(Pending, func(o *Order) { o.ShippingAddress.City = "x" }), ErrConflict},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := decideCreate(tc.o, req); !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Errorf("decideCreate = %v, want %v", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestDecideConfirmAndCancel(t *testing.T) {
+	cancel := CancelRequest{Status: Rejected, Reason: "declined", FailedStep: "ChargePayment", ErrorType: "PaymentDeclined"}
+	cases := []struct {
+		from          Status
+		confirm       Status
+		confirmErr    error
+		cancel        Status
+		cancelErr     error
+		cancelChanges bool
+	}{
+		{Pending, Completed, nil, Rejected, nil, true},
+		{ShippingScheduled, Completed, nil, Rejected, nil, true},
+		{NeedsAttention, Completed, nil, Rejected, nil, true},
+		{Completed, Completed, nil, Completed, ErrCompleted, false},
+		{Cancelled, Cancelled, ErrCompensated, Cancelled, nil, false},
+		{Rejected, Rejected, ErrCompensated, Rejected, nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.from), func(t *testing.T) {
+			o := Order{OrderID: "o-1", Status: tc.from, Reason: "first"}
+			got, changed, err := decideConfirm(o)
+			if got.Status != tc.confirm || !errors.Is(err, tc.confirmErr) || (tc.confirmErr == nil) != (err == nil) ||
+				changed != (tc.from != Completed && tc.confirmErr == nil) {
+				t.Errorf("decideConfirm(%s) = %s, %v, %v; want %s, %v", tc.from, got.Status, changed, err, tc.confirm, tc.confirmErr)
+			}
+			got, changed, err = decideCancel(o, cancel)
+			if got.Status != tc.cancel || changed != tc.cancelChanges || !errors.Is(err, tc.cancelErr) || (tc.cancelErr == nil) != (err == nil) {
+				t.Errorf("decideCancel(%s) = %s, %v, %v; want %s, %v, %v", tc.from, got.Status, changed, err, tc.cancel, tc.cancelChanges, tc.cancelErr)
+			}
+			if changed && (got.Reason != "declined" || got.ErrorType != "PaymentDeclined") {
+				t.Errorf("a cancel that applied kept %q %q", got.Reason, got.ErrorType)
+			}
+			if !changed && got.Reason != "first" {
+				t.Errorf("a cancel that did not apply changed the reason to %q", got.Reason)
 			}
 		})
 	}

@@ -15,8 +15,9 @@
 // late for that order is refused with ErrCompensated instead of leaving a PENDING order
 // that no workflow will ever finish.
 //
-// The package holds the domain types and errors (this file), the GORM store (store.go),
-// the Gin handlers (http.go) and a typed HTTP client for the activities (client.go).
+// The package holds the domain types and errors (this file), the state machine as pure
+// decisions (decisions.go), the GORM store that locks, decides and writes (store.go), the
+// Gin handlers (http.go) and a typed HTTP client for the activities (client.go).
 package order
 
 import (
@@ -86,9 +87,6 @@ const (
 	// Cancelled: the customer or an operator cancelled the order and the saga compensated it.
 	Cancelled Status = "CANCELLED"
 )
-
-// terminal lists the statuses an order never leaves.
-var terminal = []Status{Completed, Rejected, Cancelled}
 
 // Terminal reports whether s is final: COMPLETED, REJECTED or CANCELLED.
 func (s Status) Terminal() bool {
@@ -284,34 +282,4 @@ func validateStatusUpdate(v *validate.Validator, u StatusUpdate) {
 func isJSONObject(b json.RawMessage) bool {
 	var m map[string]json.RawMessage
 	return json.Unmarshal(b, &m) == nil && m != nil
-}
-
-// applyStatus decides what a status update does to the order o: the order as it becomes,
-// and whether anything changed. The order's state machine:
-//
-//	(none) --Create--> PENDING --SetStatus--> RESERVED, AWAITING_APPROVAL, PAID,
-//	SHIPPING_SCHEDULED, COMPENSATING, NEEDS_ATTENTION (any order, by version)
-//	any non-terminal --Confirm--> COMPLETED
-//	any non-terminal --Cancel, or SetStatus at the saga's end--> CANCELLED or REJECTED
-//	COMPLETED, CANCELLED, REJECTED: terminal; the status and reason never change again
-//
-// An update older than the order's version changes nothing. A newer one always replaces
-// the saga's view (State) and version; it moves the status only while the order is not
-// terminal, and never to COMPLETED, which only Confirm writes.
-func applyStatus(o Order, u StatusUpdate) (Order, bool) {
-	if u.Version <= o.Version {
-		return o, false
-	}
-	o.Version = u.Version
-	if len(u.State) > 0 {
-		o.State = u.State
-	}
-	if o.Status.Terminal() || u.Status == Completed {
-		return o, true
-	}
-	o.Status = u.Status
-	if u.Status.Terminal() {
-		o.Reason, o.FailedStep, o.ErrorType = u.Reason, u.FailedStep, u.ErrorType
-	}
-	return o, true
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,32 +105,6 @@ func tombstoneRow(orderID string, r CancelRequest, now time.Time) orderRow {
 	}
 }
 
-// sameBody reports whether the stored order was created from a request equal to r.
-// Items are compared regardless of their order.
-func (r orderRow) sameBody(req CreateRequest) bool {
-	a := req.ShippingAddress
-	return r.CustomerID == req.CustomerID && r.TotalCents == req.TotalCents &&
-		r.Currency == req.Currency && r.PaymentMethod == req.PaymentMethod &&
-		r.ShipName == a.Name && r.ShipLine1 == a.Line1 && r.ShipCity == a.City &&
-		r.ShipPostalCode == a.PostalCode && r.ShipCountry == a.Country &&
-		slices.Equal(sortedItems(r.Items), sortedItems(req.Items))
-}
-
-func sortedItems(items []Item) []Item {
-	s := slices.Clone(items)
-	slices.SortFunc(s, func(a, b Item) int { return strings.Compare(a.SKU, b.SKU) })
-	return s
-}
-
-// terminalStrings is terminal as column values, for "status NOT IN ?".
-var terminalStrings = func() []string {
-	s := make([]string, len(terminal))
-	for i, st := range terminal {
-		s[i] = string(st)
-	}
-	return s
-}()
-
 // Store keeps orders in a GORM database.
 type Store struct {
 	db *gorm.DB
@@ -181,13 +153,7 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (Order, bool, err
 			return err
 		}
 		row = existing
-		switch {
-		case Status(row.Status).compensated():
-			return fmt.Errorf("%w (%s)", ErrCompensated, row.Status)
-		case !row.sameBody(req):
-			return ErrConflict
-		}
-		return nil
+		return decideCreate(row.toOrder(), req)
 	})
 	if err != nil {
 		return Order{}, false, fmt.Errorf("create order %s: %w", req.OrderID, err)
@@ -204,27 +170,16 @@ func (s *Store) Confirm(ctx context.Context, orderID string) (Order, error) {
 	if err := checkOrderID(orderID); err != nil {
 		return Order{}, err
 	}
-	var row orderRow
+	var o Order
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		upd := tx.Model(&orderRow{}).
-			Where("order_id = ? AND status NOT IN ?", orderID, terminalStrings).
-			Updates(map[string]any{"status": string(Completed), "updated_at": tx.NowFunc()})
-		if upd.Error != nil {
-			return upd.Error
-		}
 		var err error
-		if row, err = take(tx, orderID); err != nil {
-			return err
-		}
-		if upd.RowsAffected == 0 && Status(row.Status) != Completed {
-			return fmt.Errorf("%w (%s)", ErrCompensated, row.Status)
-		}
-		return nil
+		o, err = decide(tx, orderID, decideConfirm)
+		return err
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("confirm order %s: %w", orderID, err)
 	}
-	return row.toOrder(), nil
+	return o, nil
 }
 
 // Cancel marks an order CANCELLED or REJECTED (req.Status) with the reason, failed step
@@ -241,35 +196,22 @@ func (s *Store) Cancel(ctx context.Context, orderID string, req CancelRequest) (
 	if err := v.Err(); err != nil {
 		return Order{}, err
 	}
-	var row orderRow
+	var o Order
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		now := tx.NowFunc()
-		row = tombstoneRow(orderID, req, now)
-		tomb := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-		if tomb.Error != nil || tomb.RowsAffected == 1 {
-			return tomb.Error // the order never existed: the tombstone is the answer
-		}
-		// Only a non-terminal order moves; a terminal one keeps its first outcome.
-		upd := tx.Model(&orderRow{}).
-			Where("order_id = ? AND status NOT IN ?", orderID, terminalStrings).
-			Updates(map[string]any{"status": string(req.Status), "reason": req.Reason,
-				"failed_step": req.FailedStep, "error_type": req.ErrorType, "updated_at": now})
-		if upd.Error != nil {
-			return upd.Error
+		tomb := tombstoneRow(orderID, req, tx.NowFunc())
+		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&tomb)
+		if ins.Error != nil || ins.RowsAffected == 1 {
+			o = tomb.toOrder()
+			return ins.Error // the order never existed: the tombstone is the answer
 		}
 		var err error
-		if row, err = take(tx, orderID); err != nil {
-			return err
-		}
-		if upd.RowsAffected == 0 && Status(row.Status) == Completed {
-			return ErrCompleted
-		}
-		return nil
+		o, err = decide(tx, orderID, func(o Order) (Order, bool, error) { return decideCancel(o, req) })
+		return err
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("cancel order %s: %w", orderID, err)
 	}
-	return row.toOrder(), nil
+	return o, nil
 }
 
 // SetStatus mirrors a status of the workflow and its view of the order (see applyStatus):
@@ -289,26 +231,35 @@ func (s *Store) SetStatus(ctx context.Context, orderID string, u StatusUpdate) (
 	}
 	var o Order
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		row, err := take(tx.Clauses(clause.Locking{Strength: "UPDATE"}), orderID)
-		if err != nil {
-			return err
-		}
-		next, changed := applyStatus(row.toOrder(), u)
-		o = next
-		if !changed {
-			return nil
-		}
-		now := tx.NowFunc()
-		o.UpdatedAt = now
-		return tx.Model(&orderRow{}).Where("order_id = ?", orderID).Updates(map[string]any{
-			"status": string(next.Status), "version": next.Version, "state": string(next.State),
-			"reason": next.Reason, "failed_step": next.FailedStep, "error_type": next.ErrorType, "updated_at": now,
-		}).Error
+		var err error
+		o, err = decide(tx, orderID, func(o Order) (Order, bool, error) {
+			next, changed := applyStatus(o, u)
+			return next, changed, nil
+		})
+		return err
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("set status of order %s: %w", orderID, err)
 	}
 	return o, nil
+}
+
+// decide locks an order's row, asks fn what becomes of the order, and writes that when it
+// changed. It returns the order as it is now, or fn's refusal (which rolls back).
+func decide(tx *gorm.DB, orderID string, fn func(Order) (Order, bool, error)) (Order, error) {
+	row, err := database.Lock[orderRow](tx, "order_id", orderID, ErrNotFound)
+	if err != nil {
+		return Order{}, err
+	}
+	o, changed, err := fn(row.toOrder())
+	if err != nil || !changed {
+		return o, err
+	}
+	o.UpdatedAt = tx.NowFunc()
+	return o, tx.Model(&orderRow{}).Where("order_id = ?", orderID).Updates(map[string]any{
+		"status": string(o.Status), "reason": o.Reason, "failed_step": o.FailedStep, "error_type": o.ErrorType,
+		"version": o.Version, "state": string(o.State), "updated_at": o.UpdatedAt,
+	}).Error
 }
 
 // Get returns an order, or ErrNotFound.
@@ -411,13 +362,5 @@ func checkOrderID(orderID string) error {
 
 // take loads one order row, or returns ErrNotFound.
 func take(tx *gorm.DB, orderID string) (orderRow, error) {
-	var row orderRow
-	err := tx.Take(&row, "order_id = ?", orderID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return orderRow{}, fmt.Errorf("order %s: %w", orderID, ErrNotFound)
-	}
-	if err != nil {
-		return orderRow{}, fmt.Errorf("get order %s: %w", orderID, err)
-	}
-	return row, nil
+	return database.Take[orderRow](tx, "order_id", orderID, ErrNotFound)
 }

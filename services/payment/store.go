@@ -2,7 +2,6 @@ package payment
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -90,13 +89,9 @@ func (s *Store) Customer(ctx context.Context, customerID string) (Customer, erro
 	if !domain.ID(customerID).Valid() { // no such customer can exist; do not send it to the database
 		return Customer{}, fmt.Errorf("customer %q: %w", customerID, ErrNotFound)
 	}
-	var row customerRow
-	err := s.db.WithContext(ctx).Take(&row, "customer_id = ?", customerID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Customer{}, fmt.Errorf("customer %s: %w", customerID, ErrNotFound)
-	}
+	row, err := database.Take[customerRow](s.db.WithContext(ctx), "customer_id", customerID, ErrNotFound)
 	if err != nil {
-		return Customer{}, fmt.Errorf("get customer %s: %w", customerID, err)
+		return Customer{}, fmt.Errorf("customer: %w", err)
 	}
 	return row.toCustomer(), nil
 }
@@ -166,7 +161,7 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 			return ins.Error
 		}
 		// Charges and refunds of one order are decided one at a time, under this lock.
-		row, err := lockPayment(tx, req.OrderID)
+		row, err := database.Lock[paymentRow](tx, "order_id", req.OrderID, ErrNotFound)
 		if err != nil {
 			return err
 		}
@@ -176,13 +171,9 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 			outcome = refused
 			return nil
 		}
-		var cust customerRow
-		err = tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&cust, "customer_id = ?", req.CustomerID).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return fmt.Errorf("%w: %s", ErrUnknownCustomer, req.CustomerID) // rolls the insert back too
-		}
+		cust, err := database.Lock[customerRow](tx, "customer_id", req.CustomerID, ErrUnknownCustomer)
 		if err != nil {
-			return err
+			return err // an unknown customer rolls the insert back too
 		}
 		p.Attempts++
 		a := attemptCharge(p, cust.BalanceCents)
@@ -241,7 +232,7 @@ func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 			s.refundHook()
 		}
 		var err error
-		if row, err = lockPayment(tx, orderID); err != nil {
+		if row, err = database.Lock[paymentRow](tx, "order_id", orderID, ErrNotFound); err != nil {
 			return err
 		}
 		next, credit := decideRefund(row.toPayment())
@@ -273,26 +264,14 @@ func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 	return row.toPayment(), nil
 }
 
-// lockPayment loads an order's payment and locks its row until the transaction ends
-// (SQLite's write transaction holds the whole database already).
-func lockPayment(tx *gorm.DB, orderID string) (paymentRow, error) {
-	var row paymentRow
-	err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, "order_id = ?", orderID).Error
-	return row, err
-}
-
 // Payment returns an order's payment, or ErrNotFound.
 func (s *Store) Payment(ctx context.Context, orderID string) (Payment, error) {
 	if !domain.ID(orderID).Valid() {
 		return Payment{}, fmt.Errorf("payment for order %q: %w", orderID, ErrNotFound)
 	}
-	var row paymentRow
-	err := s.db.WithContext(ctx).Take(&row, "order_id = ?", orderID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Payment{}, fmt.Errorf("payment for order %s: %w", orderID, ErrNotFound)
-	}
+	row, err := database.Take[paymentRow](s.db.WithContext(ctx), "order_id", orderID, ErrNotFound)
 	if err != nil {
-		return Payment{}, fmt.Errorf("get payment for order %s: %w", orderID, err)
+		return Payment{}, fmt.Errorf("payment for order: %w", err)
 	}
 	return row.toPayment(), nil
 }

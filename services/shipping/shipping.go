@@ -8,8 +8,9 @@
 // schedule arriving late for that order is refused with ErrCompensated instead of
 // shipping goods for an order that was already undone.
 //
-// The package holds the domain types and errors (this file), the GORM store (store.go),
-// the Gin handlers (http.go) and a typed HTTP client for the activities (client.go).
+// The package holds the domain types and errors (this file), the state machine as pure
+// decisions (decisions.go), the GORM store that locks, decides and writes (store.go), the
+// Gin handlers (http.go) and a typed HTTP client for the activities (client.go).
 package shipping
 
 import (
@@ -17,7 +18,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -141,21 +141,4 @@ func validateRequest(v *validate.Validator, req ScheduleRequest) {
 	domain.CheckLines(v, "items", len(req.Items), func(i int) (domain.SKU, domain.Quantity) {
 		return domain.SKU(req.Items[i].SKU), domain.Quantity(req.Items[i].Quantity)
 	})
-}
-
-// served reports why no carrier delivers to a, or "" when one does.
-func served(a Address) string {
-	switch {
-	case !slices.Contains(ServedCountries, a.Country) || Carrier(a.Country) == "":
-		return "country " + a.Country + " is not served"
-	case strings.TrimSpace(a.PostalCode) == UnservedPostalCode:
-		return "postal code " + UnservedPostalCode + " is not served"
-	}
-	return ""
-}
-
-// sameItems reports whether a and b hold the same quantities of the same SKUs.
-func sameItems(a, b []Item) bool {
-	line := func(it Item) (string, int) { return it.SKU, it.Quantity }
-	return domain.SameLines(a, b, line, line)
 }

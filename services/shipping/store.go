@@ -2,7 +2,6 @@ package shipping
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -109,11 +108,8 @@ func (s *Store) Schedule(ctx context.Context, req ScheduleRequest) (Shipment, bo
 	if err != nil {
 		return Shipment{}, false, err
 	}
-	switch {
-	case existing.Status != Scheduled:
-		return existing, false, fmt.Errorf("schedule shipping for order %s: %w (%s)", req.OrderID, ErrCompensated, existing.Status)
-	case existing.Address != req.Address || !sameItems(existing.Items, req.Items):
-		return existing, false, fmt.Errorf("schedule shipping for order %s: %w", req.OrderID, ErrConflict)
+	if err := decideSchedule(existing, req); err != nil {
+		return existing, false, fmt.Errorf("schedule shipping for order %s: %w", req.OrderID, err)
 	}
 	return existing, false, nil
 }
@@ -133,9 +129,16 @@ func (s *Store) Cancel(ctx context.Context, orderID string) (Shipment, error) {
 		if tomb.Error != nil || tomb.RowsAffected == 1 {
 			return tomb.Error
 		}
-		// Only a SCHEDULED shipment moves; a cancelled or voided one stays as it is.
-		return tx.Model(&shipmentRow{}).Where("order_id = ? AND status = ?", orderID, Scheduled).
-			Updates(map[string]any{"status": string(Cancelled), "updated_at": tx.NowFunc()}).Error
+		row, err := database.Lock[shipmentRow](tx, "order_id", orderID, ErrNotFound)
+		if err != nil {
+			return err
+		}
+		next := decideCancel(row.toShipment())
+		if next == Status(row.Status) {
+			return nil
+		}
+		return tx.Model(&shipmentRow{}).Where("order_id = ?", orderID).
+			Updates(map[string]any{"status": string(next), "updated_at": tx.NowFunc()}).Error
 	})
 	if err != nil {
 		return Shipment{}, fmt.Errorf("cancel shipping for order %s: %w", orderID, err)
@@ -149,13 +152,9 @@ func (s *Store) Shipment(ctx context.Context, orderID string) (Shipment, error) 
 	if !domain.ID(orderID).Valid() {
 		return Shipment{}, fmt.Errorf("shipment for order %q: %w", orderID, ErrNotFound)
 	}
-	var row shipmentRow
-	err := s.db.WithContext(ctx).Take(&row, "order_id = ?", orderID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Shipment{}, fmt.Errorf("shipment for order %s: %w", orderID, ErrNotFound)
-	}
+	row, err := database.Take[shipmentRow](s.db.WithContext(ctx), "order_id", orderID, ErrNotFound)
 	if err != nil {
-		return Shipment{}, fmt.Errorf("get shipment for order %s: %w", orderID, err)
+		return Shipment{}, fmt.Errorf("shipment for order: %w", err)
 	}
 	return row.toShipment(), nil
 }
