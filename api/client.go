@@ -5,11 +5,12 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 )
 
 // Client reads orders through the public API, as a customer's program would. Its errors
-// wrap ErrOrderNotFound, httpx's common errors, or httpx.ErrUnavailable when the API
+// wrap app.ErrOrderNotFound, httpx's common errors, or httpx.ErrUnavailable when the API
 // could not answer.
 type Client struct {
 	c *httpx.Client
@@ -21,8 +22,8 @@ func NewClient(baseURL string, hc *http.Client) *Client {
 }
 
 // Order returns an order's view (GET /v1/orders/{orderId}).
-func (c *Client) Order(ctx context.Context, orderID string) (OrderView, error) {
-	var v OrderView
+func (c *Client) Order(ctx context.Context, orderID string) (app.OrderView, error) {
+	var v app.OrderView
 	err := c.c.Do(ctx, http.MethodGet, "/v1/orders/"+url.PathEscape(orderID), nil, &v)
 	return v, err
 }

@@ -14,14 +14,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/problem"
 	"github.com/ordersaga/ordersaga/internal/validate"
@@ -395,7 +394,7 @@ func TestOpenAPIOperatorSecurity(t *testing.T) {
 
 	// Which routes the router guards: without credentials they answer 401, with a
 	// wrong token 403, with a right one neither.
-	h := newTestRouter(Config{OperatorTokens: []string{"op-token"}}, Deps{Temporal: unserved{}, Orders: unserved{}, Catalog: unserved{}})
+	h := newTestRouter(Config{OperatorTokens: []string{"op-token"}}, Deps{Orders: unserved{}, Catalog: unserved{}})
 	var guarded []string
 	for _, route := range registeredRoutes(t, h) {
 		method, path, _ := strings.Cut(route, " ")
@@ -514,7 +513,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	doc := loadSpec(t)
 	// Answers: every field without omitempty is always present, so it is required.
 	answers := map[string]any{
-		"OrderView":         OrderView{},
+		"OrderView":         app.OrderView{},
 		"Item":              saga.Item{},
 		"StepState":         saga.StepState{},
 		"CompensationState": saga.CompensationState{},
@@ -522,8 +521,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"Failure":           saga.Failure{},
 		"Attention":         saga.Attention{},
 		"Event":             saga.Event{},
-		"Links":             Links{},
-		"OrderList":         OrderList{},
+		"Links":             app.Links{},
+		"OrderList":         app.OrderList{},
 		"Product":           inventory.Product{},
 		"ProductList":       inventory.ProductList{},
 		"Readiness":         Readiness{},
@@ -532,10 +531,10 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	}
 	// Requests: bodies are decoded strictly, so unknown fields are refused.
 	requests := map[string]any{
-		"PlaceOrderRequest": PlaceOrderRequest{},
-		"ItemRequest":       ItemRequest{},
+		"PlaceOrderRequest": app.PlaceRequest{},
+		"ItemRequest":       app.ItemRequest{},
 		"Address":           saga.Address{},
-		"DecisionRequest":   DecisionRequest{},
+		"DecisionRequest":   app.Decision{},
 		"ProductUpdate":     inventory.ProductUpdate{},
 	}
 	check := func(name string, v any, answer bool) {
@@ -604,48 +603,36 @@ type unserved struct{}
 
 var errUnserved = errors.New("not served in this test")
 
-func (unserved) ExecuteWorkflow(context.Context, client.StartWorkflowOptions, any, ...any) (client.WorkflowRun, error) {
-	return nil, errUnserved
+func (unserved) Place(context.Context, app.PlaceRequest, string, time.Duration) (app.Placed, error) {
+	return app.Placed{}, errUnserved
 }
 
-func (unserved) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	return nil, errUnserved
+func (unserved) Get(context.Context, string) (app.OrderView, error) {
+	return app.OrderView{}, errUnserved
 }
 
-func (unserved) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {
-	return nil, errUnserved
+func (unserved) GetLive(context.Context, string) (app.OrderView, error) {
+	return app.OrderView{}, errUnserved
 }
 
-func (unserved) UpdateWorkflow(context.Context, client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
-	return nil, errUnserved
+func (unserved) Await(context.Context, string, time.Duration) (app.OrderView, error) {
+	return app.OrderView{}, errUnserved
 }
 
-func (unserved) UpdateWithStartWorkflow(context.Context, client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
-	return nil, errUnserved
+func (unserved) List(context.Context, order.ListQuery) (app.OrderList, error) {
+	return app.OrderList{}, errUnserved
 }
 
-func (unserved) NewWithStartWorkflowOperation(client.StartWorkflowOptions, any, ...any) client.WithStartWorkflowOperation {
-	return nil
+func (unserved) Cancel(context.Context, string, app.Decision) (app.OrderView, error) {
+	return app.OrderView{}, errUnserved
 }
 
-func (unserved) WorkflowService() workflowservice.WorkflowServiceClient { return nil }
-
-func (unserved) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
-	return nil, errUnserved
-}
-
-func (unserved) Get(context.Context, string) (order.Order, error) { return order.Order{}, errUnserved }
-
-func (unserved) List(context.Context, order.ListQuery) (order.Page, error) {
-	return order.Page{}, errUnserved
+func (unserved) Decide(context.Context, string, app.Action, app.Decision) (app.OrderView, error) {
+	return app.OrderView{}, errUnserved
 }
 
 func (unserved) Products(context.Context) ([]inventory.Product, error) { return nil, errUnserved }
 
 func (unserved) UpsertProduct(context.Context, string, inventory.ProductUpdate) (inventory.Product, error) {
 	return inventory.Product{}, errUnserved
-}
-
-func (unserved) Quote(context.Context, []inventory.Item) (inventory.Quote, error) {
-	return inventory.Quote{}, errUnserved
 }

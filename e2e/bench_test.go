@@ -75,7 +75,7 @@ func startStockStack(b *testing.B) *stack {
 	}
 	cleanups = append(cleanups, func() { _ = srv.Stop(20 * time.Second) })
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	tc, err := temporalx.Dial(context.Background(), config.Temporal{Address: addr, Namespace: "default"}, slog.New(slog.DiscardHandler), time.Minute)
+	tc, err := temporalx.Dial(context.Background(), config.LocalTemporal(addr), slog.New(slog.DiscardHandler), time.Minute)
 	if err != nil {
 		b.Fatal(err)
 	}

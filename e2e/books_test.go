@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/books"
 	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/faults"
@@ -75,14 +76,14 @@ func TestLongAndMultiLineNotesEndToEnd(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
 			id := s.placeNoWait(t, orderRequest(s.newCustomer(t, 100000), "pm_card_visa", "US", "SKU-MUG:1"))
-			s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
+			s.await(t, id, 10*time.Second, "ChargePayment running", func(v app.OrderView) bool {
 				return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 			})
 			c := s.call(t, http.MethodPost, "/v1/orders/"+id+"/cancel", map[string]string{"note": strings.Repeat("why ", 250)})
 			if c.status != http.StatusAccepted {
 				t.Fatalf("cancel: %d %s", c.status, c.body)
 			}
-			v := s.await(t, id, 30*time.Second, "the end", func(v api.OrderView) bool { return v.Status.Settled() })
+			v := s.await(t, id, 30*time.Second, "the end", func(v app.OrderView) bool { return v.Status.Settled() })
 			if v.Status != saga.StatusCancelled {
 				t.Errorf("order = %s %+v, want CANCELLED", v.Status, v.Attention)
 			}
@@ -99,7 +100,7 @@ func TestLongAndMultiLineNotesEndToEnd(t *testing.T) {
 				saga.Decision{By: "ops", Note: "fraud check\nfailed twice"}); err != nil {
 				t.Fatal(err)
 			}
-			done := s.await(t, v.OrderID, 30*time.Second, "the end", func(v api.OrderView) bool { return v.Status.Settled() && v.Status != saga.StatusAwaitingApproval })
+			done := s.await(t, v.OrderID, 30*time.Second, "the end", func(v app.OrderView) bool { return v.Status.Settled() && v.Status != saga.StatusAwaitingApproval })
 			if done.Status != saga.StatusRejected || done.Failure == nil || done.Failure.Message != "rejected by ops: fraud check failed twice" {
 				t.Errorf("order = %s %+v, want REJECTED with the note on one line", done.Status, done.Failure)
 			}
@@ -119,7 +120,7 @@ func TestLongAndMultiLineNotesEndToEnd(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("resolve-manually: %d %s", r.status, r.body)
 			}
-			s.await(t, v.OrderID, 20*time.Second, "the end", func(v api.OrderView) bool { return v.Status.Final() })
+			s.await(t, v.OrderID, 20*time.Second, "the end", func(v app.OrderView) bool { return v.Status.Final() })
 			deadline := time.Now().Add(10 * time.Second)
 			for {
 				o, err := s.orders.Get(ctx, v.OrderID)
@@ -156,7 +157,7 @@ func TestWaitingClientsNeverBlockACancel(t *testing.T) {
 			t.Fatalf("place: %d %s", first.status, first.body)
 		}
 		id := first.view(t).OrderID
-		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
+		s.await(t, id, 10*time.Second, "ChargePayment running", func(v app.OrderView) bool {
 			return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 		})
 
@@ -183,7 +184,7 @@ func TestWaitingClientsNeverBlockACancel(t *testing.T) {
 				t.Errorf("a waiting client got %d %s", a.status, a.body)
 			}
 		}
-		v := s.await(t, id, 30*time.Second, "the end", func(v api.OrderView) bool { return v.Status.Final() })
+		v := s.await(t, id, 30*time.Second, "the end", func(v app.OrderView) bool { return v.Status.Final() })
 		if v.Status != saga.StatusCancelled {
 			t.Errorf("order = %s, want CANCELLED", v.Status)
 		}
@@ -206,7 +207,7 @@ func TestAnOrderIDReusedAfterRetention(t *testing.T) {
 	each(t, func(t *testing.T, s *stack) {
 		ctx := context.Background()
 		cust := s.newCustomer(t, 100000)
-		old := func(orderID string, req api.PlaceOrderRequest) {
+		old := func(orderID string, req app.PlaceRequest) {
 			t.Helper()
 			it := req.Items[0]
 			o := order.CreateRequest{OrderID: orderID, CustomerID: req.CustomerID, TotalCents: int64(it.Quantity) * 800,
@@ -237,23 +238,23 @@ func TestAnOrderIDReusedAfterRetention(t *testing.T) {
 		old(req.OrderID, req)
 		key := "key-" + randomHex(6)
 		keyed := orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:3")
-		old(api.OrderIDForKey(key), keyed)
+		old(app.OrderIDForKey(key), keyed)
 
 		if r := s.call(t, http.MethodPost, "/v1/orders", req); r.status != http.StatusOK || r.view(t).Status != saga.StatusCompleted {
 			t.Errorf("the same request again: %d %s, want 200 with the COMPLETED order", r.status, r.body)
 		}
 		other := req
-		other.Items = []api.ItemRequest{{SKU: "SKU-MUG", Quantity: 2}}
+		other.Items = []app.ItemRequest{{SKU: "SKU-MUG", Quantity: 2}}
 		if r := s.call(t, http.MethodPost, "/v1/orders", other); r.status != http.StatusConflict || r.problem(t).Code != "OrderExists" {
 			t.Errorf("the same order ID with another body: %d %s, want 409 OrderExists", r.status, r.body)
 		}
-		if r := s.call(t, http.MethodPost, "/v1/orders", keyed, "Idempotency-Key", key); r.status != http.StatusOK || r.view(t).OrderID != api.OrderIDForKey(key) {
+		if r := s.call(t, http.MethodPost, "/v1/orders", keyed, "Idempotency-Key", key); r.status != http.StatusOK || r.view(t).OrderID != app.OrderIDForKey(key) {
 			t.Errorf("the same key and body again: %d %s, want 200 with the old order", r.status, r.body)
 		}
 		if r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", "SKU-BOOK:2"), "Idempotency-Key", key); r.status != http.StatusUnprocessableEntity || r.problem(t).Code != "IdempotencyKeyReused" {
 			t.Errorf("the same key with another body: %d %s, want 422 IdempotencyKeyReused", r.status, r.body)
 		}
-		for _, id := range []string{req.OrderID, api.OrderIDForKey(key)} {
+		for _, id := range []string{req.OrderID, app.OrderIDForKey(key)} {
 			if _, err := s.tc.DescribeWorkflowExecution(ctx, saga.WorkflowID(id), ""); !errors.As(err, new(*serviceerror.NotFound)) {
 				t.Errorf("a workflow was started for the reused ID %s: %v", id, err)
 			}
@@ -335,7 +336,7 @@ func (s *stack) books() books.Services {
 }
 
 // placeNoWait places an order and returns its ID at once.
-func (s *stack) placeNoWait(t *testing.T, req api.PlaceOrderRequest) string {
+func (s *stack) placeNoWait(t *testing.T, req app.PlaceRequest) string {
 	t.Helper()
 	r := s.call(t, http.MethodPost, "/v1/orders", req)
 	if r.status != http.StatusAccepted {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/saga"
@@ -123,8 +123,8 @@ func TestRunbook(t *testing.T) {
 	s := env.stacks[0]
 	rb := readRunbook(t, s)
 	ctx := context.Background()
-	final := func(v api.OrderView) bool { return v.Status.Final() }
-	placeBig := func(t *testing.T, cust string) api.OrderView {
+	final := func(v app.OrderView) bool { return v.Status.Final() }
+	placeBig := func(t *testing.T, cust string) app.OrderView {
 		v := s.place(t, orderRequest(cust, "pm_card_visa", "US", "SKU-LAPTOP:1"))
 		if v.Status != saga.StatusAwaitingApproval {
 			t.Fatalf("a $1,200 order is %s, want AWAITING_APPROVAL", v.Status)
@@ -196,7 +196,7 @@ func TestRunbook(t *testing.T) {
 		t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
 		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", sku+":3"))
 		id := r.view(t).OrderID
-		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
+		s.await(t, id, 10*time.Second, "ChargePayment running", func(v app.OrderView) bool {
 			return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 		})
 		mustContain(t, "cancel", rb.run(t, "cancel", id, cust), "Canceled workflow")
@@ -240,7 +240,7 @@ func TestRunbook(t *testing.T) {
 
 	// stuck places an order whose refund fails until fix-refunds, and waits for it to
 	// need attention.
-	stuck := func(t *testing.T, cust, sku string) api.OrderView {
+	stuck := func(t *testing.T, cust, sku string) app.OrderView {
 		t.Helper()
 		rb.run(t, "break-refunds", "", cust)
 		t.Cleanup(func() { _ = s.payments.Faults().Set(ctx, faults.Config{}) })
@@ -303,7 +303,7 @@ func TestRunbook(t *testing.T) {
 		sku := s.newProduct(t, 1500, 5)
 		v := stuck(t, cust, sku)
 		out := rb.run(t, "reset", v.OrderID, cust)
-		after := s.await(t, v.OrderID, 20*time.Second, "a new run", func(n api.OrderView) bool { return n.RunID != v.RunID })
+		after := s.await(t, v.OrderID, 20*time.Second, "a new run", func(n app.OrderView) bool { return n.RunID != v.RunID })
 		mustContain(t, "reset", out, "Resetting workflow "+saga.WorkflowID(v.OrderID))
 		mustContain(t, "describe after reset", rb.run(t, "describe", v.OrderID, cust), after.RunID)
 		if after.Status != saga.StatusNeedsAttention {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
@@ -111,7 +111,7 @@ func TestOrderRejected(t *testing.T) {
 	})
 }
 
-func wantRejected(t *testing.T, v api.OrderView, step saga.Step, errType string) {
+func wantRejected(t *testing.T, v app.OrderView, step saga.Step, errType string) {
 	t.Helper()
 	if v.Status != saga.StatusRejected || v.Failure == nil || v.Failure.Type != errType || v.Failure.Step != step {
 		t.Fatalf("order = %s, failure %+v; want REJECTED with %s at %s", v.Status, v.Failure, errType, step)
@@ -197,14 +197,14 @@ func TestCancelWhileAStepIsSlow(t *testing.T) {
 		}
 		id := r.view(t).OrderID
 		env.recording.note("cancelled", id)
-		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
+		s.await(t, id, 10*time.Second, "ChargePayment running", func(v app.OrderView) bool {
 			return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 		})
 		c := s.call(t, http.MethodPost, "/v1/orders/"+id+"/cancel", map[string]string{"note": "changed my mind"})
 		if c.status != http.StatusAccepted {
 			t.Fatalf("cancel: %d %s, want 202", c.status, c.body)
 		}
-		v := s.await(t, id, 20*time.Second, "CANCELLED", func(v api.OrderView) bool { return v.Status.Final() })
+		v := s.await(t, id, 20*time.Second, "CANCELLED", func(v app.OrderView) bool { return v.Status.Final() })
 		if v.Status != saga.StatusCancelled {
 			t.Fatalf("order = %s %+v, want CANCELLED", v.Status, v.Failure)
 		}
@@ -269,7 +269,7 @@ func TestWorkerKilledMidSaga(t *testing.T) {
 			t.Fatalf("place: %d %s", r.status, r.body)
 		}
 		id := r.view(t).OrderID
-		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
+		s.await(t, id, 10*time.Second, "ChargePayment running", func(v app.OrderView) bool {
 			return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 		})
 		s.killWorker() // SIGKILL while the charge is in flight
@@ -280,7 +280,7 @@ func TestWorkerKilledMidSaga(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The lost attempt times out (10s) and is retried by the new worker.
-		v := s.await(t, id, 60*time.Second, "the saga to finish", func(v api.OrderView) bool { return v.Status.Final() })
+		v := s.await(t, id, 60*time.Second, "the saga to finish", func(v app.OrderView) bool { return v.Status.Final() })
 		if v.Status != saga.StatusCompleted {
 			t.Fatalf("order = %s %+v, want COMPLETED", v.Status, v.Failure)
 		}
@@ -351,7 +351,7 @@ func TestWorkerDrainsOnSIGTERM(t *testing.T) {
 		t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
 		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:1"))
 		id := r.view(t).OrderID
-		s.await(t, id, 10*time.Second, "ChargePayment running", func(v api.OrderView) bool {
+		s.await(t, id, 10*time.Second, "ChargePayment running", func(v app.OrderView) bool {
 			return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
 		})
 		s.mu.Lock()
@@ -363,7 +363,7 @@ func TestWorkerDrainsOnSIGTERM(t *testing.T) {
 		if err := s.startWorker(); err != nil {
 			t.Fatal(err)
 		}
-		v := s.await(t, id, 30*time.Second, "the saga to finish", func(v api.OrderView) bool { return v.Status.Final() })
+		v := s.await(t, id, 30*time.Second, "the saga to finish", func(v app.OrderView) bool { return v.Status.Final() })
 		if v.Status != saga.StatusCompleted {
 			t.Fatalf("order = %s %+v, want COMPLETED", v.Status, v.Failure)
 		}

@@ -33,7 +33,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
@@ -116,7 +116,7 @@ func setUp() error {
 	}
 	cleanups = append(cleanups, func() { _ = srv.Stop(20 * time.Second) })
 	ctx := context.Background()
-	env.tc, err = temporalx.Dial(ctx, config.Temporal{Address: env.tempAddr, Namespace: "default"},
+	env.tc, err = temporalx.Dial(ctx, config.LocalTemporal(env.tempAddr),
 		slog.New(slog.DiscardHandler), time.Minute)
 	if err != nil {
 		return err
@@ -352,9 +352,9 @@ type response struct {
 	body   []byte
 }
 
-func (r response) view(t testing.TB) api.OrderView {
+func (r response) view(t testing.TB) app.OrderView {
 	t.Helper()
-	var v api.OrderView
+	var v app.OrderView
 	if err := json.Unmarshal(r.body, &v); err != nil {
 		t.Fatalf("decode order view from %d %s: %v", r.status, r.body, err)
 	}
@@ -412,8 +412,8 @@ func (s *stack) call(t testing.TB, method, path string, body any, headers ...str
 }
 
 // orderRequest is a valid order body for customer, with items as "SKU:quantity".
-func orderRequest(customer, paymentMethod, country string, items ...string) api.PlaceOrderRequest {
-	req := api.PlaceOrderRequest{
+func orderRequest(customer, paymentMethod, country string, items ...string) app.PlaceRequest {
+	req := app.PlaceRequest{
 		CustomerID: customer, PaymentMethod: paymentMethod,
 		ShippingAddress: saga.Address{Name: "Ada Lovelace", Line1: "12 Analytical Row", City: "Springfield",
 			PostalCode: "12345", Country: country},
@@ -421,13 +421,13 @@ func orderRequest(customer, paymentMethod, country string, items ...string) api.
 	for _, it := range items {
 		sku, qty, _ := strings.Cut(it, ":")
 		n, _ := strconv.Atoi(qty)
-		req.Items = append(req.Items, api.ItemRequest{SKU: sku, Quantity: n})
+		req.Items = append(req.Items, app.ItemRequest{SKU: sku, Quantity: n})
 	}
 	return req
 }
 
 // place places an order and waits up to 20s for it to settle.
-func (s *stack) place(t *testing.T, req api.PlaceOrderRequest) api.OrderView {
+func (s *stack) place(t *testing.T, req app.PlaceRequest) app.OrderView {
 	t.Helper()
 	r := s.call(t, http.MethodPost, "/v1/orders?wait=20s", req)
 	if r.status != http.StatusAccepted {
@@ -437,18 +437,18 @@ func (s *stack) place(t *testing.T, req api.PlaceOrderRequest) api.OrderView {
 }
 
 // get returns an order's view, from the read model.
-func (s *stack) get(t *testing.T, orderID string) api.OrderView {
+func (s *stack) get(t *testing.T, orderID string) app.OrderView {
 	t.Helper()
 	return s.getPath(t, "/v1/orders/"+orderID)
 }
 
 // getLive returns an order's view from its workflow (?live=true): exact to the step.
-func (s *stack) getLive(t *testing.T, orderID string) api.OrderView {
+func (s *stack) getLive(t *testing.T, orderID string) app.OrderView {
 	t.Helper()
 	return s.getPath(t, "/v1/orders/"+orderID+"?live=true")
 }
 
-func (s *stack) getPath(t *testing.T, path string) api.OrderView {
+func (s *stack) getPath(t *testing.T, path string) app.OrderView {
 	t.Helper()
 	r := s.call(t, http.MethodGet, path, nil)
 	if r.status != http.StatusOK {
@@ -458,7 +458,7 @@ func (s *stack) getPath(t *testing.T, path string) api.OrderView {
 }
 
 // await polls the order's live view until cond holds (every 50ms, up to limit).
-func (s *stack) await(t *testing.T, orderID string, limit time.Duration, what string, cond func(api.OrderView) bool) api.OrderView {
+func (s *stack) await(t *testing.T, orderID string, limit time.Duration, what string, cond func(app.OrderView) bool) app.OrderView {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -473,7 +473,7 @@ func (s *stack) await(t *testing.T, orderID string, limit time.Duration, what st
 	}
 }
 
-func stepStatus(v api.OrderView, step saga.Step) saga.StepStatus {
+func stepStatus(v app.OrderView, step saga.Step) saga.StepStatus {
 	for _, st := range v.Steps {
 		if st.Name == step {
 			return st.Status

@@ -23,7 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/problem"
 	"github.com/ordersaga/ordersaga/saga"
 )
@@ -232,11 +232,11 @@ func (g *generator) intn(n int) int {
 }
 
 // request is an order of kind k, placed by the i-th customer in turn.
-func (g *generator) request(i int, k Kind) api.PlaceOrderRequest {
+func (g *generator) request(i int, k Kind) app.PlaceRequest {
 	c := g.cfg.Catalog
-	req := api.PlaceOrderRequest{
+	req := app.PlaceRequest{
 		CustomerID:    c.Customers[i%len(c.Customers)],
-		Items:         []api.ItemRequest{{SKU: c.SKU, Quantity: 1 + i%3}},
+		Items:         []app.ItemRequest{{SKU: c.SKU, Quantity: 1 + i%3}},
 		PaymentMethod: "pm_card_visa",
 		ShippingAddress: saga.Address{Name: "Load Tester", Line1: fmt.Sprintf("%d Load St", i), City: "Springfield",
 			PostalCode: "12345", Country: "US"},
@@ -249,9 +249,9 @@ func (g *generator) request(i int, k Kind) api.PlaceOrderRequest {
 	case Flaky:
 		req.PaymentMethod = "pm_card_flaky"
 	case OutOfStock:
-		req.Items = []api.ItemRequest{{SKU: c.SoldOutSKU, Quantity: 1}}
+		req.Items = []app.ItemRequest{{SKU: c.SoldOutSKU, Quantity: 1}}
 	case Approval:
-		req.Items = []api.ItemRequest{{SKU: c.BigSKU, Quantity: 1}}
+		req.Items = []app.ItemRequest{{SKU: c.BigSKU, Quantity: 1}}
 	}
 	return req
 }
@@ -261,7 +261,7 @@ func (g *generator) order(ctx context.Context, i int, k Kind) Order {
 	o := Order{Kind: k}
 	start := time.Now()
 	key := fmt.Sprintf("load-%s-%d", g.cfg.RunID, i)
-	var view api.OrderView
+	var view app.OrderView
 	for {
 		status, err := g.do(ctx, http.MethodPost, "/v1/orders", g.request(i, k), &view, "Idempotency-Key", key)
 		if err == nil && (status == http.StatusAccepted || status == http.StatusOK) {
@@ -287,7 +287,7 @@ func (g *generator) order(ctx context.Context, i int, k Kind) Order {
 	for !view.Status.Final() && time.Now().Before(deadline) && ctx.Err() == nil {
 		if !cancelAt.IsZero() && time.Now().After(cancelAt) {
 			cancelAt = time.Time{}
-			g.do(ctx, http.MethodPost, "/v1/orders/"+o.ID+"/cancel", api.DecisionRequest{Note: "load test"}, nil)
+			g.do(ctx, http.MethodPost, "/v1/orders/"+o.ID+"/cancel", app.Decision{Note: "load test"}, nil)
 		}
 		if k == Approval && !decided && view.Status == saga.StatusAwaitingApproval {
 			decided = true
@@ -295,11 +295,11 @@ func (g *generator) order(ctx context.Context, i int, k Kind) Order {
 			if i%2 == 1 {
 				action = "reject"
 			}
-			g.do(ctx, http.MethodPost, "/v1/orders/"+o.ID+"/"+action, api.DecisionRequest{By: "loadgen"}, nil,
+			g.do(ctx, http.MethodPost, "/v1/orders/"+o.ID+"/"+action, app.Decision{By: "loadgen"}, nil,
 				"Authorization", "Bearer "+g.cfg.OperatorToken)
 		}
 		sleep(ctx, g.cfg.Poll)
-		var v api.OrderView
+		var v app.OrderView
 		if status, err := g.do(ctx, http.MethodGet, "/v1/orders/"+o.ID, nil, &v); err == nil && status == http.StatusOK {
 			view = v
 		}

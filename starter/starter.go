@@ -3,8 +3,9 @@
 //
 //	starter --customer cust-1 --item SKU-BOOK:2 --payment pm_card_visa --country US
 //
-// The order is priced from the inventory service's catalogue, like the API does, and
-// started with the same workflow ID, search attributes and summaries.
+// The order is placed with the same use case the API calls (package app): priced from the
+// inventory service's catalogue, started with the same workflow ID, search attributes and
+// summaries.
 package starter
 
 import (
@@ -21,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -82,63 +84,53 @@ func (f *itemFlags) Set(s string) error {
 	return nil
 }
 
-// Quoter prices items (the inventory client).
-type Quoter interface {
-	Quote(ctx context.Context, items []inventory.Item) (inventory.Quote, error)
+// Orders places orders: the use cases of package app.
+type Orders interface {
+	Place(ctx context.Context, req app.PlaceRequest, key string, wait time.Duration) (app.Placed, error)
 }
 
-// Temporal is what the starter needs of a Temporal client.
+// Temporal is what the starter needs of a Temporal client to follow an order.
 type Temporal interface {
-	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
 	GetWorkflowHistory(ctx context.Context, workflowID, runID string, isLongPoll bool, filterType enumspb.HistoryEventFilterType) client.HistoryEventIterator
 }
 
-var _ Temporal = client.Client(nil)
+var (
+	_ Orders   = (*app.Service)(nil)
+	_ Temporal = client.Client(nil)
+)
 
 // Starter places and follows orders.
 type Starter struct {
-	Temporal  Temporal
-	Catalog   Quoter
-	TaskQueue string
-	Policy    saga.Policy
-	// UIURL and Namespace build the Web UI link.
-	UIURL, Namespace string
-	Out              io.Writer
+	Orders   Orders
+	Temporal Temporal
+	Out      io.Writer
 }
 
-// Run places r and follows it to its end. It returns nil only when the order COMPLETED.
-func (s *Starter) Run(ctx context.Context, r Request, newID func() string) error {
-	if r.OrderID == "" {
-		r.OrderID = newID()
+// Run places r, as the API would (priced from the catalogue, started with the same
+// workflow ID, search attributes and summaries), and follows it to its end. It returns nil
+// only when the order COMPLETED.
+func (s *Starter) Run(ctx context.Context, r Request) error {
+	req := app.PlaceRequest{OrderID: r.OrderID, CustomerID: r.CustomerID, PaymentMethod: r.PaymentMethod, ShippingAddress: r.Address}
+	for _, it := range r.Items {
+		req.Items = append(req.Items, app.ItemRequest{SKU: it.SKU, Quantity: it.Quantity})
 	}
-	q, err := s.Catalog.Quote(ctx, r.Items)
+	placed, err := s.Orders.Place(ctx, req, "", 0)
 	if err != nil {
-		return fmt.Errorf("price the order: %w", err)
+		return fmt.Errorf("place the order: %w", err)
 	}
-	in := saga.OrderInput{
-		Order: saga.Order{
-			OrderID: r.OrderID, CustomerID: r.CustomerID, TotalCents: q.TotalCents, Currency: q.Currency,
-			PaymentMethod: r.PaymentMethod, ShippingAddress: r.Address,
-		},
-		Policy: s.Policy,
-	}
-	for _, it := range q.Items {
-		in.Items = append(in.Items, saga.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents})
-	}
-	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(in, s.TaskQueue, nil), saga.WorkflowType, in)
-	if err != nil {
-		return fmt.Errorf("start order %s: %w", r.OrderID, err)
-	}
-	fmt.Fprintf(s.Out, "order %s started: %s\n", r.OrderID, workflows.StaticSummary(in))
-	fmt.Fprintf(s.Out, "  Web UI: %s/namespaces/%s/workflows/%s/%s/history\n", s.UIURL, s.Namespace, run.GetID(), run.GetRunID())
+	v := placed.Order
+	summary := workflows.StaticSummary(saga.OrderInput{Order: saga.Order{OrderID: v.OrderID, CustomerID: v.CustomerID,
+		Items: v.Items, TotalCents: v.TotalCents, Currency: v.Currency}})
+	fmt.Fprintf(s.Out, "order %s started: %s\n", v.OrderID, summary)
+	fmt.Fprintf(s.Out, "  Web UI: %s\n", v.Links.TemporalUI)
 
 	if r.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
 		defer cancel()
 	}
-	final, err := s.follow(ctx, run)
+	final, err := s.follow(ctx, v.WorkflowID, v.RunID)
 	if err != nil {
 		return err
 	}
@@ -147,19 +139,19 @@ func (s *Starter) Run(ctx context.Context, r Request, newID func() string) error
 		if f := final.Failure; f != nil {
 			msg += fmt.Sprintf(" at %s: %s (%s)", f.Step, f.Message, f.Type)
 		}
-		return fmt.Errorf("order %s ended %s", r.OrderID, msg)
+		return fmt.Errorf("order %s ended %s", v.OrderID, msg)
 	}
-	fmt.Fprintf(s.Out, "order %s COMPLETED\n", r.OrderID)
+	fmt.Fprintf(s.Out, "order %s COMPLETED\n", v.OrderID)
 	return nil
 }
 
 // follow prints the order's status and steps whenever its history grows, until the
 // workflow closes, and returns the final state.
-func (s *Starter) follow(ctx context.Context, run client.WorkflowRun) (saga.OrderState, error) {
+func (s *Starter) follow(ctx context.Context, workflowID, runID string) (saga.OrderState, error) {
 	var last string
 	show := func() (saga.OrderState, error) {
 		var st saga.OrderState
-		v, err := s.Temporal.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), saga.QueryStatus)
+		v, err := s.Temporal.QueryWorkflow(ctx, workflowID, runID, saga.QueryStatus)
 		if err != nil {
 			return st, fmt.Errorf("query order: %w", err)
 		}
@@ -172,7 +164,7 @@ func (s *Starter) follow(ctx context.Context, run client.WorkflowRun) (saga.Orde
 		}
 		return st, nil
 	}
-	iter := s.Temporal.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), true, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := s.Temporal.GetWorkflowHistory(ctx, workflowID, runID, true, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {

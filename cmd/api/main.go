@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordersaga/ordersaga/api"
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/httpx"
@@ -29,6 +30,7 @@ import (
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
+	"github.com/ordersaga/ordersaga/workflows"
 )
 
 // Config is the API process's whole configuration.
@@ -59,7 +61,7 @@ func readConfig(getenv func(string) string) (Config, error) {
 		Temporal:       config.ReadTemporal(r),
 		Services:       config.ReadServiceURLs(r),
 		OperatorTokens: r.List("OPERATOR_TOKENS", nil),
-		Policy:         config.ReadPolicy(r),
+		Policy:         app.ReadPolicy(r),
 		Log:            config.ReadLogging(r),
 	}
 	return cfg, r.Err()
@@ -96,17 +98,14 @@ func run(ctx context.Context, getenv func(string) string) error {
 	catalog := inventory.NewClient(cfg.Services.Inventory, hc)
 	payments := payment.NewClient(cfg.Services.Payment, hc)
 	shipments := shipping.NewClient(cfg.Services.Shipping, hc)
-	handler := api.New(api.Config{
-		TaskQueue:      cfg.Temporal.TaskQueue,
-		Namespace:      cfg.Temporal.Namespace,
-		UIURL:          cfg.Temporal.UIURL,
-		OperatorTokens: cfg.OperatorTokens,
-		Policy:         cfg.Policy,
-	}, api.Deps{
-		Temporal: tc,
-		Orders:   orders,
-		Catalog:  catalog,
+	sagas := workflows.NewClient(tc, cfg.Temporal.Namespace(), cfg.Temporal.TaskQueue, nil)
+	uses := app.New(app.Config{Namespace: cfg.Temporal.Namespace(), UIURL: cfg.Temporal.UIURL, Policy: cfg.Policy},
+		sagas, orders, catalog, log)
+	handler := api.New(api.Config{OperatorTokens: cfg.OperatorTokens}, api.Deps{
+		Orders:  uses,
+		Catalog: catalog,
 		Readiness: []api.Dependency{
+			{Name: "temporal", Check: sagas.CheckHealth},
 			{Name: config.Order, Check: orders.Healthy},
 			{Name: config.Inventory, Check: catalog.Healthy},
 			{Name: config.Payment, Check: payments.Healthy},

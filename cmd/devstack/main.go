@@ -112,7 +112,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	})...); err != nil {
 		return fmt.Errorf("%w (run `make tools` to build bin/temporal)", err)
 	}
-	tc, err := temporalx.Dial(ctx, config.Temporal{Address: temporalAddr, Namespace: "default"}, log, 2*time.Minute)
+	tc, err := temporalx.Dial(ctx, config.LocalTemporal(temporalAddr), log, 2*time.Minute)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,10 @@
 // prints each step as it changes and a Web UI link, and exits 0 only if the order
 // COMPLETED. Run `starter -h` for the flags.
 //
-// Settings come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-// TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL, INVENTORY_URL (or INVENTORY_PORT),
-// APPROVAL_THRESHOLD_CENTS, APPROVAL_TIMEOUT, COMPENSATION_MAX_ATTEMPTS.
+// Settings come from the environment: the Temporal connection (TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...), TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL,
+// ORDER_URL and INVENTORY_URL (or their *_PORT), APPROVAL_THRESHOLD_CENTS,
+// APPROVAL_TIMEOUT, COMPENSATION_MAX_ATTEMPTS.
 package main
 
 import (
@@ -18,10 +19,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
 	"github.com/ordersaga/ordersaga/services/inventory"
+	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/starter"
 	"github.com/ordersaga/ordersaga/workflows"
 )
@@ -47,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	r := env.New(getenv)
 	tcfg := config.ReadTemporal(r)
 	urls := config.ReadServiceURLs(r)
-	policy := config.ReadPolicy(r)
+	policy := app.ReadPolicy(r)
 	if err := r.Err(); err != nil {
 		return err
 	}
@@ -57,14 +60,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err
 	}
 	defer tc.Close()
-	s := &starter.Starter{
-		Temporal:  tc,
-		Catalog:   inventory.NewClient(urls.Inventory, nil),
-		TaskQueue: tcfg.TaskQueue,
-		Policy:    policy,
-		UIURL:     tcfg.UIURL,
-		Namespace: tcfg.Namespace,
-		Out:       os.Stdout,
-	}
-	return s.Run(ctx, req, workflows.NewOrderID)
+	uses := app.New(app.Config{Namespace: tcfg.Namespace(), UIURL: tcfg.UIURL, Policy: policy},
+		workflows.NewClient(tc, tcfg.Namespace(), tcfg.TaskQueue, nil),
+		order.NewClient(urls.Order, nil), inventory.NewClient(urls.Inventory, nil), log)
+	s := &starter.Starter{Orders: uses, Temporal: tc, Out: os.Stdout}
+	return s.Run(ctx, req)
 }

@@ -1,9 +1,12 @@
 // Package archtest holds the test that keeps ordersaga's dependencies pointing one way:
 //
-//	cmd/* → api, worker, starter → workflows → activities → services/* (their clients)
+//	cmd/* → api, starter → app → workflows → activities → services/* (their clients)
+//	                                     ↘ saga (the contract), domain (value types) ↙
 //
-// Services never import the saga or each other; activities never import workflows;
-// workflows reach the services only through activities.
+// The contract (saga) imports nothing of the project; the services import no saga
+// package (and not each other); domain knows only internal plumbing; internal/* imports
+// no domain package at all. books and loadgen are tools over the public API and the
+// services' clients.
 package archtest
 
 import (
@@ -19,13 +22,20 @@ var rules = []struct {
 	pkg       string
 	forbidden []string
 }{
-	{"services/", []string{"workflows", "activities", "api", "worker", "starter", "cmd/"}},
-	{"activities", []string{"workflows", "api", "worker", "starter", "cmd/"}},
-	{"workflows", []string{"services/", "api", "worker", "starter", "cmd/"}},
-	{"api", []string{"activities", "worker", "starter", "cmd/"}},
-	{"worker", []string{"api", "starter", "cmd/"}},
+	// The contract is the saga's own: it imports nothing of the project.
+	{"saga", []string{""}},
+	// Value types rest on plumbing alone.
+	{"domain", []string{"saga", "services/", "activities", "workflows", "app", "api", "worker", "starter", "books", "loadgen", "cmd/"}},
+	// Plumbing knows no domain.
+	{"internal/", []string{"saga", "domain", "services/", "activities", "workflows", "app", "api", "worker", "starter", "books", "loadgen", "cmd/"}},
+	// Services import no saga package, nor each other (checked below).
+	{"services/", []string{"saga", "workflows", "activities", "app", "api", "worker", "starter", "books", "loadgen", "cmd/"}},
+	{"activities", []string{"workflows", "app", "api", "worker", "starter", "cmd/"}},
+	{"workflows", []string{"services/", "app", "api", "worker", "starter", "cmd/"}},
+	{"app", []string{"activities", "api", "worker", "starter", "cmd/"}},
+	{"api", []string{"activities", "workflows", "worker", "starter", "cmd/"}},
+	{"worker", []string{"app", "api", "starter", "cmd/"}},
 	{"starter", []string{"api", "worker", "activities", "cmd/"}},
-	{"internal/", []string{"activities", "api", "worker", "starter", "services/", "cmd/"}},
 }
 
 func TestDependenciesPointOneWay(t *testing.T) {
@@ -60,7 +70,7 @@ func TestDependenciesPointOneWay(t *testing.T) {
 			}
 		}
 	}
-	if checked < 10 {
+	if checked < 20 {
 		t.Fatalf("checked %d packages: the rules match nothing, is the module path right?", checked)
 	}
 }

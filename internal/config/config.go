@@ -1,53 +1,113 @@
 // Package config reads the settings groups that several processes share (Temporal, the
-// services' addresses, logging) from the environment. Each process's main reads its whole
+// services' addresses, logging) from the environment. It knows nothing of the domain: a
+// process's main turns these settings into the domain's types. Each process's main reads its whole
 // config once, through these and its own settings, and logs it at start.
 package config
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/logging"
-	"github.com/ordersaga/ordersaga/saga"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 )
 
 // Temporal says how to reach Temporal and where orders run.
+//
+// The connection comes from the SDK's environment configuration (envconfig), the same
+// variables and profile file the temporal CLI reads: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH,
+// TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS and the others, and TEMPORAL_PROFILE in
+// TEMPORAL_CONFIG_FILE (default ~/.config/temporalio/temporal.toml), so that the worker,
+// the API and the CLI of RUNBOOK.md share one connection profile. TEMPORAL_TLS_CERT and
+// TEMPORAL_TLS_KEY, this project's earlier names, still work for one release.
 type Temporal struct {
-	// Address is the frontend's host:port (TEMPORAL_ADDRESS, default 127.0.0.1:7233).
-	Address string
-	// Namespace (TEMPORAL_NAMESPACE, default "default").
-	Namespace string
+	// Profile is the connection: address, namespace, TLS, API key.
+	Profile envconfig.ClientConfigProfile
 	// TaskQueue is the task queue of OrderWorkflow (TEMPORAL_TASK_QUEUE, default "orders").
 	TaskQueue string
 	// UIURL is the Web UI's base URL, for links (TEMPORAL_UI_URL, default http://localhost:8233).
 	UIURL string
-	// TLSCert and TLSKey are the paths of a client certificate and key for mTLS
-	// (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY); TLS is also used when an API key is set.
-	TLSCert, TLSKey string
-	// APIKey authenticates to Temporal Cloud (TEMPORAL_API_KEY). A secret.
-	APIKey string
+}
+
+// LocalTemporal is the Temporal of a dev server at address, in namespace "default".
+func LocalTemporal(address string) Temporal {
+	return Temporal{Profile: envconfig.ClientConfigProfile{Address: address, Namespace: "default"}, TaskQueue: "orders"}
+}
+
+// Address returns the frontend's host:port.
+func (t Temporal) Address() string { return t.Profile.Address }
+
+// Namespace returns the namespace.
+func (t Temporal) Namespace() string { return t.Profile.Namespace }
+
+// ClientOptions returns the SDK client's options for the profile.
+func (t Temporal) ClientOptions() (client.Options, error) {
+	return t.Profile.ToClientOptions(envconfig.ToClientOptionsRequest{})
 }
 
 // String shows the settings with the API key masked.
 func (t Temporal) String() string {
-	key := ""
-	if t.APIKey != "" {
-		key = "xxxxx"
+	key, tls := "", "off"
+	if t.Profile.APIKey != "" {
+		key, tls = "xxxxx", "on"
 	}
-	return fmt.Sprintf("{Address:%s Namespace:%s TaskQueue:%s UIURL:%s TLSCert:%s TLSKey:%s APIKey:%s}",
-		t.Address, t.Namespace, t.TaskQueue, t.UIURL, t.TLSCert, t.TLSKey, key)
+	if c := t.Profile.TLS; c != nil {
+		tls = "on"
+		if c.Disabled {
+			tls = "off"
+		}
+		if c.ClientCertPath != "" {
+			tls += " cert=" + c.ClientCertPath
+		}
+	}
+	return fmt.Sprintf("{Address:%s Namespace:%s TaskQueue:%s UIURL:%s TLS:%s APIKey:%s}",
+		t.Profile.Address, t.Profile.Namespace, t.TaskQueue, t.UIURL, tls, key)
 }
 
-// ReadTemporal reads the Temporal settings.
+// aliases maps this project's earlier variable names to envconfig's.
+var aliases = map[string]string{
+	"TEMPORAL_TLS_CLIENT_CERT_PATH": "TEMPORAL_TLS_CERT",
+	"TEMPORAL_TLS_CLIENT_KEY_PATH":  "TEMPORAL_TLS_KEY",
+}
+
+// envLookup adapts a getenv to envconfig, with the aliases.
+type envLookup func(string) string
+
+func (e envLookup) LookupEnv(key string) (string, bool) {
+	if v := strings.TrimSpace(e(key)); v != "" {
+		return v, true
+	}
+	if old, ok := aliases[key]; ok {
+		if v := strings.TrimSpace(e(old)); v != "" {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Environ is only used for TEMPORAL_GRPC_META_* headers, which this project does not read.
+func (envLookup) Environ() []string { return nil }
+
+// ReadTemporal reads the Temporal settings. A profile file that cannot be read, or names
+// no such profile, is an error reported by r.Err.
 func ReadTemporal(r *env.Reader) Temporal {
+	prof, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{EnvLookup: envLookup(r.Getenv)})
+	if err != nil {
+		r.Fail(fmt.Errorf("Temporal connection profile: %w", err))
+	}
+	if prof.Address == "" {
+		prof.Address = "127.0.0.1:7233"
+	}
+	if prof.Namespace == "" {
+		prof.Namespace = "default"
+	}
 	return Temporal{
-		Address:   r.String("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		Namespace: r.String("TEMPORAL_NAMESPACE", "default"),
+		Profile:   prof,
 		TaskQueue: r.String("TEMPORAL_TASK_QUEUE", "orders"),
 		UIURL:     r.String("TEMPORAL_UI_URL", "http://localhost:8233"),
-		TLSCert:   r.String("TEMPORAL_TLS_CERT", ""),
-		TLSKey:    r.String("TEMPORAL_TLS_KEY", ""),
-		APIKey:    r.String("TEMPORAL_API_KEY", ""),
 	}
 }
 
@@ -99,14 +159,4 @@ func EnvName(name, suffix string) string {
 		}
 	}
 	return string(b)
-}
-
-// ReadPolicy reads the saga policy given to new orders: APPROVAL_THRESHOLD_CENTS
-// (100000), APPROVAL_TIMEOUT (24h), COMPENSATION_MAX_ATTEMPTS (10).
-func ReadPolicy(r *env.Reader) saga.Policy {
-	return saga.Policy{
-		ApprovalThresholdCents: r.Int64("APPROVAL_THRESHOLD_CENTS", saga.DefaultApprovalThresholdCents),
-		ApprovalTimeout:        saga.Duration(r.Duration("APPROVAL_TIMEOUT", saga.DefaultApprovalTimeout)),
-		CompensationAttempts:   int32(r.Int("COMPENSATION_MAX_ATTEMPTS", saga.DefaultCompensationAttempts)),
-	}
 }

@@ -11,7 +11,7 @@ import (
 func TestReadTemporalMasksTheAPIKey(t *testing.T) {
 	r := env.New(env.Map(map[string]string{"TEMPORAL_ADDRESS": "temporal:7233", "TEMPORAL_API_KEY": "secret-key"}))
 	cfg := ReadTemporal(r)
-	if cfg.Address != "temporal:7233" || cfg.Namespace != "default" || cfg.APIKey != "secret-key" {
+	if cfg.Address() != "temporal:7233" || cfg.Namespace() != "default" || cfg.Profile.APIKey != "secret-key" {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	wrapped := struct{ Temporal Temporal }{cfg}
@@ -36,7 +36,7 @@ func TestServiceURLsFollowThePorts(t *testing.T) {
 func TestBadValuesAreReported(t *testing.T) {
 	r := env.New(env.Map(map[string]string{"API_PORT": "eighty", "APPROVAL_TIMEOUT": "soon"}))
 	Port(r, "api")
-	ReadPolicy(r)
+	r.Duration("APPROVAL_TIMEOUT", 0)
 	err := r.Err()
 	if err == nil || !strings.Contains(err.Error(), "API_PORT") || !strings.Contains(err.Error(), "APPROVAL_TIMEOUT") {
 		t.Errorf("err = %v, want both bad settings named", err)

@@ -26,6 +26,12 @@ func Map(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// Getenv returns the variable as it is (for readers of their own, like the SDK's).
+func (r *Reader) Getenv(key string) string { return r.getenv(key) }
+
+// Fail records an error found by another reader of the environment.
+func (r *Reader) Fail(err error) { r.errs = append(r.errs, err) }
+
 // Err returns every parse error met so far, joined, or nil.
 func (r *Reader) Err() error { return errors.Join(r.errs...) }
 

@@ -4,7 +4,6 @@ package temporalx
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -20,20 +19,11 @@ import (
 // Dial connects to Temporal, retrying for up to wait while the server starts. The client
 // logs through logger.
 func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, wait time.Duration) (client.Client, error) {
-	opts := client.Options{HostPort: cfg.Address, Namespace: cfg.Namespace, Logger: log.NewStructuredLogger(logger)}
-	if cfg.TLSCert != "" || cfg.TLSKey != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("load the Temporal client certificate: %w", err)
-		}
-		opts.ConnectionOptions.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	opts, err := cfg.ClientOptions()
+	if err != nil {
+		return nil, fmt.Errorf("Temporal client options: %w", err)
 	}
-	if cfg.APIKey != "" {
-		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.APIKey)
-		if opts.ConnectionOptions.TLS == nil {
-			opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-	}
+	opts.Logger = log.NewStructuredLogger(logger)
 	deadline := time.Now().Add(wait)
 	delay := 100 * time.Millisecond
 	for {
@@ -42,9 +32,9 @@ func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, wait ti
 			return c, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.Address, err)
+			return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.Address(), err)
 		}
-		logger.Info("waiting for Temporal", "address", cfg.Address, "error", err)
+		logger.Info("waiting for Temporal", "address", cfg.Address(), "error", err)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -98,7 +88,7 @@ func Connect(ctx context.Context, cfg config.Temporal, logger *slog.Logger) (cli
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckSearchAttributes(ctx, c, cfg.Namespace); err != nil {
+	if err := CheckSearchAttributes(ctx, c, cfg.Namespace()); err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -4,14 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
-	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
 // NewHandler returns the order service's HTTP API over store:
@@ -94,23 +92,15 @@ func (h handler) setStatus(c *gin.Context) {
 	httpx.Respond(c, http.StatusOK, o, err)
 }
 
-// bindListQuery reads a ListQuery from the query string. A limit that is not a positive
-// integer (limit=0 included: omit it for the default)
-// is a *validate.Error; the store validates the rest.
+// bindListQuery reads a ListQuery from the query string; the store validates it.
 func bindListQuery(c *gin.Context) (ListQuery, error) {
-	q := ListQuery{
+	limit, err := ParseLimit(c.Query("limit"))
+	return ListQuery{
 		CustomerID: c.Query("customerId"),
 		Status:     Status(c.Query("status")),
+		Limit:      limit,
 		Cursor:     c.Query("cursor"),
-	}
-	if s, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return ListQuery{}, validate.Invalid("limit", "must be an integer between 1 and 100")
-		}
-		q.Limit = n
-	}
-	return q, nil
+	}, err
 }
 
 // New builds the order service over db: it creates its tables (and seed data) when

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/ordersaga/ordersaga/domain"
@@ -198,6 +199,19 @@ type ListQuery struct {
 	Limit      int
 	// Cursor is the NextCursor of the previous page; empty for the first page.
 	Cursor string
+}
+
+// ParseLimit reads the limit query parameter of a list: empty for the default (0), or an
+// integer from 1 to MaxLimit. Anything else (limit=0 included) is a *validate.Error.
+func ParseLimit(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, validate.Invalid("limit", fmt.Sprintf("must be an integer between 1 and %d", MaxLimit))
+	}
+	return n, nil
 }
 
 // Page is one page of orders, newest first. NextCursor is empty on the last page.
