@@ -96,7 +96,7 @@ func (envLookup) Environ() []string { return nil }
 func ReadTemporal(r *env.Reader) Temporal {
 	prof, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{EnvLookup: envLookup(r.Getenv)})
 	if err != nil {
-		r.Fail(fmt.Errorf("Temporal connection profile: %w", err))
+		r.Fail(fmt.Errorf("the Temporal connection profile: %w", err))
 	}
 	if prof.Address == "" {
 		prof.Address = "127.0.0.1:7233"

@@ -21,7 +21,7 @@ import (
 func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, wait time.Duration) (client.Client, error) {
 	opts, err := cfg.ClientOptions()
 	if err != nil {
-		return nil, fmt.Errorf("Temporal client options: %w", err)
+		return nil, fmt.Errorf("the Temporal client's options: %w", err)
 	}
 	opts.Logger = log.NewStructuredLogger(logger)
 	deadline := time.Now().Add(wait)
