@@ -70,11 +70,7 @@ func TestLongAndMultiLineNotesEndToEnd(t *testing.T) {
 	each(t, func(t *testing.T, s *stack) {
 		ctx := context.Background()
 		t.Run("a cancel with a 1000-character note through the API ends CANCELLED", func(t *testing.T) {
-			fc := s.payments.Faults()
-			if err := fc.Set(ctx, faults.Config{LatencyMs: 2000, Operations: []string{"charge"}}); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
+			injectFaults(t, s.payments.Faults(), faults.Config{LatencyMs: 2000, Operations: []string{"charge"}})
 			id := s.placeNoWait(t, orderRequest(s.newCustomer(t, 100000), "pm_card_visa", "US", "SKU-MUG:1"))
 			s.await(t, id, 10*time.Second, "ChargePayment running", func(v app.OrderView) bool {
 				return stepStatus(v, saga.StepChargePayment) == saga.StepRunning
@@ -106,11 +102,7 @@ func TestLongAndMultiLineNotesEndToEnd(t *testing.T) {
 			}
 		})
 		t.Run("resolve-manually leaves the order row in its final status", func(t *testing.T) {
-			fc := s.orders.Faults()
-			if err := fc.Set(ctx, faults.Config{ErrorRate: 1, Operations: []string{"cancel"}}); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
+			injectFaults(t, s.orders.Faults(), faults.Config{ErrorRate: 1, Operations: []string{"cancel"}})
 			v := s.place(t, orderRequest(s.newCustomer(t, 100000), "pm_card_declined", "US", "SKU-MUG:1"))
 			if v.Status != saga.StatusNeedsAttention {
 				t.Fatalf("order = %s, want NEEDS_ATTENTION (CancelOrder cannot run)", v.Status)
@@ -144,11 +136,7 @@ func TestLongAndMultiLineNotesEndToEnd(t *testing.T) {
 func TestWaitingClientsNeverBlockACancel(t *testing.T) {
 	each(t, func(t *testing.T, s *stack) {
 		ctx := context.Background()
-		fc := s.payments.Faults()
-		if err := fc.Set(ctx, faults.Config{LatencyMs: 20000, Operations: []string{"charge"}}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
+		fc := injectFaults(t, s.payments.Faults(), faults.Config{LatencyMs: 20000, Operations: []string{"charge"}})
 		cust := s.newCustomer(t, 100000)
 		req := orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:1")
 		key := "wait-" + randomHex(6)

@@ -189,11 +189,7 @@ func TestRunbook(t *testing.T) {
 	t.Run("temporal workflow cancel compensates and ends CANCELLED", func(t *testing.T) {
 		cust := s.newCustomer(t, 100000)
 		sku := s.newProduct(t, 1000, 4)
-		fc := s.payments.Faults()
-		if err := fc.Set(ctx, faults.Config{LatencyMs: 2000, Operations: []string{"charge"}}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
+		injectFaults(t, s.payments.Faults(), faults.Config{LatencyMs: 2000, Operations: []string{"charge"}})
 		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", sku+":3"))
 		id := r.view(t).OrderID
 		s.await(t, id, 10*time.Second, "ChargePayment running", func(v app.OrderView) bool {

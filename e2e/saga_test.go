@@ -185,11 +185,7 @@ func TestCancelWhileAStepIsSlow(t *testing.T) {
 		ctx := context.Background()
 		cust := s.newCustomer(t, 100000)
 		sku := s.newProduct(t, 1000, 5)
-		fc := s.payments.Faults()
-		if err := fc.Set(ctx, faults.Config{LatencyMs: 3000, Operations: []string{"charge"}}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
+		fc := injectFaults(t, s.payments.Faults(), faults.Config{LatencyMs: 3000, Operations: []string{"charge"}})
 
 		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", sku+":2"))
 		if r.status != http.StatusAccepted {
@@ -258,11 +254,7 @@ func TestWorkerKilledMidSaga(t *testing.T) {
 	each(t, func(t *testing.T, s *stack) {
 		ctx := context.Background()
 		cust := s.newCustomer(t, 100000)
-		fc := s.payments.Faults()
-		if err := fc.Set(ctx, faults.Config{LatencyMs: 1500, Operations: []string{"charge"}}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
+		fc := injectFaults(t, s.payments.Faults(), faults.Config{LatencyMs: 1500, Operations: []string{"charge"}})
 
 		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:3"))
 		if r.status != http.StatusAccepted {
@@ -342,13 +334,8 @@ func bigString(n int) string {
 
 func TestWorkerDrainsOnSIGTERM(t *testing.T) {
 	each(t, func(t *testing.T, s *stack) {
-		ctx := context.Background()
 		cust := s.newCustomer(t, 100000)
-		fc := s.payments.Faults()
-		if err := fc.Set(ctx, faults.Config{LatencyMs: 1500, Operations: []string{"charge"}}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = fc.Set(ctx, faults.Config{}) })
+		injectFaults(t, s.payments.Faults(), faults.Config{LatencyMs: 1500, Operations: []string{"charge"}})
 		r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:1"))
 		id := r.view(t).OrderID
 		s.await(t, id, 10*time.Second, "ChargePayment running", func(v app.OrderView) bool {

@@ -38,6 +38,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
 	"github.com/ordersaga/ordersaga/internal/devserver"
+	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/problem"
 	"github.com/ordersaga/ordersaga/internal/proc"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
@@ -546,4 +547,15 @@ func (s *stack) searchStatus(t *testing.T, orderID string) string {
 		t.Fatalf("order %s has no OrderStatus search attribute", orderID)
 	}
 	return status
+}
+
+// injectFaults sets a service's faults until t ends, and returns its fault client (to
+// clear them earlier).
+func injectFaults(t *testing.T, fc *faults.Client, cfg faults.Config) *faults.Client {
+	t.Helper()
+	if err := fc.Set(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fc.Set(context.Background(), faults.Config{}) })
+	return fc
 }

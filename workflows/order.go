@@ -1,5 +1,6 @@
-// Package workflows holds OrderWorkflow, the order saga of PRODUCT.md, and the types its
-// clients use to start, query, signal and update it.
+// Package workflows holds OrderWorkflow, the order saga of PRODUCT.md, and Client, the way
+// callers reach its executions. The saga's contract (its input, state, names and error
+// types) is package saga's.
 //
 // The workflow reads like the saga table: create the order, reserve the stock, wait for
 // approval when the total is large, charge, schedule shipping, confirm. After each step it
