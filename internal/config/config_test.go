@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -41,4 +44,52 @@ func TestBadValuesAreReported(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "API_PORT") || !strings.Contains(err.Error(), "APPROVAL_TIMEOUT") {
 		t.Errorf("err = %v, want both bad settings named", err)
 	}
+}
+
+func TestReadTemporalSharesTheCLIsProfile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "temporal.toml")
+	toml := "[profile.prod]\naddress = \"temporal.prod:7233\"\nnamespace = \"ordersaga\"\n"
+	if err := os.WriteFile(file, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]string{"TEMPORAL_CONFIG_FILE": file, "TEMPORAL_PROFILE": "prod"}
+	t.Run("the profile the CLI reads is the one the processes use", func(t *testing.T) {
+		r := env.New(env.Map(base))
+		cfg := ReadTemporal(r)
+		if err := r.Err(); err != nil || cfg.Address() != "temporal.prod:7233" || cfg.Namespace() != "ordersaga" {
+			t.Errorf("cfg = %s, %v", cfg, err)
+		}
+	})
+	t.Run("a variable overrides the profile", func(t *testing.T) {
+		m := map[string]string{"TEMPORAL_ADDRESS": "other:7233"}
+		maps.Copy(m, base)
+		if cfg := ReadTemporal(env.New(env.Map(m))); cfg.Address() != "other:7233" || cfg.Namespace() != "ordersaga" {
+			t.Errorf("cfg = %s", cfg)
+		}
+	})
+	t.Run("a profile that is not in the file is an error", func(t *testing.T) {
+		r := env.New(env.Map(map[string]string{"TEMPORAL_CONFIG_FILE": file, "TEMPORAL_PROFILE": "nope"}))
+		ReadTemporal(r)
+		if err := r.Err(); err == nil || !strings.Contains(err.Error(), "nope") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("the earlier TLS variable names still work", func(t *testing.T) {
+		cfg := ReadTemporal(env.New(env.Map(map[string]string{"TEMPORAL_TLS_CERT": "/c.pem", "TEMPORAL_TLS_KEY": "/k.pem"})))
+		if tls := cfg.Profile.TLS; tls == nil || tls.ClientCertPath != "/c.pem" || tls.ClientKeyPath != "/k.pem" {
+			t.Errorf("TLS = %+v", cfg.Profile.TLS)
+		}
+		if !strings.Contains(cfg.String(), "cert=/c.pem") {
+			t.Errorf("logged = %s", cfg)
+		}
+	})
+	t.Run("without any setting, make run's dev server", func(t *testing.T) {
+		cfg := ReadTemporal(env.New(env.Map(map[string]string{"TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml")})))
+		if cfg.Address() != "127.0.0.1:7233" || cfg.Namespace() != "default" || cfg.TaskQueue != "orders" {
+			t.Errorf("cfg = %s", cfg)
+		}
+		if _, err := cfg.ClientOptions(); err != nil {
+			t.Error(err)
+		}
+	})
 }
