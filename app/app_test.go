@@ -591,3 +591,37 @@ func TestReadPolicy(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// flakyCatalog is away for its first calls, then prices like fakeCatalog.
+type flakyCatalog struct{ away int }
+
+func (c *flakyCatalog) Quote(ctx context.Context, items []inventory.Item) (inventory.Quote, error) {
+	if c.away > 0 {
+		c.away--
+		return inventory.Quote{}, fmt.Errorf("%w: the inventory restarts", httpx.ErrUnavailable)
+	}
+	return fakeCatalog{}.Quote(ctx, items)
+}
+
+func TestPlaceRidesThroughShortOutages(t *testing.T) {
+	ctx := context.Background()
+	t.Run("the pricing is retried while the catalogue is briefly away", func(t *testing.T) {
+		s := app.New(app.Config{}, &fakeSagas{}, &fakeOrders{}, &flakyCatalog{away: 3}, slog.New(slog.DiscardHandler))
+		if p, err := s.Place(ctx, request(), "", 0); err != nil || !p.Created {
+			t.Errorf("placed = %+v, %v", p, err)
+		}
+	})
+	t.Run("a catalogue away for longer is unavailable, not an internal error", func(t *testing.T) {
+		s := app.New(app.Config{}, &fakeSagas{}, &fakeOrders{}, &flakyCatalog{away: 1000}, slog.New(slog.DiscardHandler))
+		if _, err := s.Place(ctx, request(), "", 0); !errors.Is(err, httpx.ErrUnavailable) {
+			t.Errorf("err = %v, want unavailable", err)
+		}
+	})
+	t.Run("a start while Temporal is away gives up within the budget, unavailable", func(t *testing.T) {
+		sagas := &fakeSagas{start: func(saga.OrderInput, workflows.Placement) (string, error) { return "", context.DeadlineExceeded }}
+		sagas.describe = func(string) (workflows.Execution, error) { return workflows.Execution{}, errDown }
+		if _, err := newService(sagas, &fakeOrders{}).Place(ctx, request(), "", 0); !errors.Is(err, httpx.ErrUnavailable) {
+			t.Errorf("err = %v, want unavailable", err)
+		}
+	})
+}

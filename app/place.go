@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/ordersaga/ordersaga/domain"
+	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/retry"
 	"github.com/ordersaga/ordersaga/internal/validate"
 	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
@@ -144,7 +146,10 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest, key string, wait 
 		st, runID, err = s.sagas.StartAndAwait(wctx, in, p)
 		cancel()
 	} else {
-		runID, err = s.sagas.Start(ctx, in, p)
+		// The client retries the start while Temporal is away, within the budget.
+		sctx, cancel := context.WithTimeout(ctx, retry.Budget)
+		runID, err = s.sagas.Start(sctx, in, p)
+		cancel()
 	}
 	switch {
 	case err == nil && wait > 0:
@@ -159,7 +164,9 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest, key string, wait 
 		return Placed{Order: view}, err
 	}
 	// The start's answer may have been lost on its way back: ask whether it happened.
-	x, derr := s.sagas.Describe(ctx, orderID)
+	dctx, cancel := context.WithTimeout(ctx, retry.Budget)
+	defer cancel()
+	x, derr := s.sagas.Describe(dctx, orderID)
 	if derr != nil || x.Placement.RequestHash != p.RequestHash {
 		return Placed{}, fromTemporal(orderID, err)
 	}
@@ -245,7 +252,13 @@ func (s *Service) price(ctx context.Context, orderID string, req PlaceRequest) (
 	for i, it := range req.Items {
 		items[i] = inventory.Item{SKU: it.SKU, Quantity: it.Quantity}
 	}
-	q, err := s.catalog.Quote(ctx, items)
+	// The catalogue may be briefly away (a restart): ride through it, within the budget.
+	var q inventory.Quote
+	err := retry.Within(ctx, retry.Budget, func(err error) bool { return errors.Is(err, httpx.ErrUnavailable) },
+		func() (err error) {
+			q, err = s.catalog.Quote(ctx, items)
+			return err
+		})
 	if err != nil {
 		return saga.OrderInput{}, fmt.Errorf("price the order: %w", err)
 	}

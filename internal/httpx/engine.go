@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/problem"
 )
+
+// RetryAfterSeconds is the Retry-After of a 503 or 429 answer.
+const RetryAfterSeconds = 1
 
 // MaxBodyBytes is the largest request body a JSON endpoint reads.
 const MaxBodyBytes = 1 << 20
@@ -49,8 +53,12 @@ func WriteProblem(c *gin.Context, p problem.Problem) {
 	if err != nil { // a Problem always marshals; keep the answer well-formed regardless
 		body = []byte(`{"type":"about:blank","title":"Internal server error","status":500,"code":"Internal"}`)
 	}
-	if p.Status == http.StatusUnauthorized {
+	switch p.Status {
+	case http.StatusUnauthorized:
 		c.Header("WWW-Authenticate", `Bearer realm="ordersaga"`)
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		// Worth trying again soon: the outage is expected to be short.
+		c.Header("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	}
 	c.Data(p.Status, problem.ContentType, body)
 }

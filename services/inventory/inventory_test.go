@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -488,6 +489,69 @@ func TestProductUpdateNeverOverwritesStock(t *testing.T) {
 		}
 		if p := s.product(t, "SKU-RACE"); p.Available != 40 || p.Reserved != 0 {
 			t.Errorf("SKU-RACE = available %d reserved %d after every order was released; want 40 and 0", p.Available, p.Reserved)
+		}
+	})
+}
+
+// TestALostDatabaseIsA503WithRetryAfter takes PostgreSQL away from the service, as a
+// restart does: a read rides through a short outage, and a longer one is answered 503
+// with Retry-After, reads and writes alike, never 500; the service recovers with the
+// database.
+func TestALostDatabaseIsA503WithRetryAfter(t *testing.T) {
+	cfg, proxy, ok := dbtest.ProxiedPostgres(t)
+	if !ok {
+		t.Skip("PostgreSQL not configured: set " + dbtest.EnvURL)
+	}
+	s := start(t, cfg)
+	get := func() (*http.Response, []byte) {
+		return servicetest.Send(t, http.MethodGet, s.url+"/products/SKU-BOOK", "", "")
+	}
+	if resp, body := get(); resp.StatusCode != http.StatusOK {
+		t.Fatalf("before the outage: %d %s", resp.StatusCode, body)
+	}
+
+	t.Run("a read rides through an outage shorter than its budget", func(t *testing.T) {
+		proxy.Cut()
+		restored := make(chan struct{})
+		go func() {
+			time.Sleep(500 * time.Millisecond) // the database is away for half a second
+			proxy.Restore()
+			close(restored)
+		}()
+		resp, body := get()
+		<-restored
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("read during a short outage: %d %s, want 200", resp.StatusCode, body)
+		}
+	})
+	t.Run("a longer outage is 503 with Retry-After, for reads and writes", func(t *testing.T) {
+		proxy.Cut()
+		defer proxy.Restore()
+		for _, req := range []struct{ method, path, body string }{
+			{http.MethodGet, "/products/SKU-BOOK", ""},
+			{http.MethodGet, "/products", ""},
+			{http.MethodPost, "/quotes", `{"items":[{"sku":"SKU-BOOK","quantity":1}]}`},
+			{http.MethodPost, "/reservations", `{"orderId":"o-outage","items":[{"sku":"SKU-BOOK","quantity":1}]}`},
+			{http.MethodPost, "/reservations/o-outage/release", ""},
+		} {
+			ct := ""
+			if req.body != "" {
+				ct = "application/json"
+			}
+			resp, body := servicetest.Send(t, req.method, s.url+req.path, ct, req.body)
+			p := servicetest.DecodeProblem(t, resp, body)
+			if resp.StatusCode != http.StatusServiceUnavailable || p.Code != "ServiceUnavailable" || resp.Header.Get("Retry-After") != "1" {
+				t.Errorf("%s %s with the database away: %d %s Retry-After %q; want 503 ServiceUnavailable with Retry-After",
+					req.method, req.path, resp.StatusCode, p.Code, resp.Header.Get("Retry-After"))
+			}
+		}
+	})
+	t.Run("the service recovers with the database", func(t *testing.T) {
+		if resp, body := get(); resp.StatusCode != http.StatusOK {
+			t.Errorf("after the outage: %d %s", resp.StatusCode, body)
+		}
+		if _, err := s.client.Reserve(context.Background(), "o-after", []inventory.Item{{SKU: "SKU-BOOK", Quantity: 1}}); err != nil {
+			t.Errorf("reserve after the outage: %v", err)
 		}
 	})
 }

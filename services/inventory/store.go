@@ -94,7 +94,8 @@ func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
 // Products returns the catalogue ordered by SKU.
 func (s *Store) Products(ctx context.Context) ([]Product, error) {
 	var rows []productRow
-	if err := s.db.WithContext(ctx).Order("sku").Find(&rows).Error; err != nil {
+	err := database.Read(ctx, func() error { return s.db.WithContext(ctx).Order("sku").Find(&rows).Error })
+	if err != nil {
 		return nil, fmt.Errorf("list products: %w", err)
 	}
 	out := make([]Product, len(rows))
@@ -109,7 +110,7 @@ func (s *Store) Product(ctx context.Context, sku string) (Product, error) {
 	if !domain.ID(sku).Valid() { // no such SKU can exist; do not send it to the database
 		return Product{}, fmt.Errorf("product %q: %w", sku, ErrNotFound)
 	}
-	row, err := database.Take[productRow](s.db.WithContext(ctx), "sku", sku, ErrNotFound)
+	row, err := database.Get[productRow](ctx, s.db, "sku", sku, ErrNotFound)
 	if err != nil {
 		return Product{}, fmt.Errorf("product: %w", err)
 	}
@@ -138,7 +139,7 @@ func (s *Store) UpsertProduct(ctx context.Context, sku string, u ProductUpdate) 
 		row     productRow
 		created bool
 	)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		now := tx.NowFunc()
 		if u.Name != "" && u.PriceCents != nil {
 			// The primary key decides between concurrent creates: one inserts, the others update.
@@ -190,7 +191,11 @@ func (s *Store) Quote(ctx context.Context, items []Item) (Quote, error) {
 	if err := v.Err(); err != nil {
 		return Quote{}, err
 	}
-	products, err := s.productsFor(s.db.WithContext(ctx), items)
+	var products map[string]productRow
+	err := database.Read(ctx, func() (err error) {
+		products, err = s.productsFor(s.db.WithContext(ctx), items)
+		return err
+	})
 	if err != nil {
 		return Quote{}, err
 	}
@@ -247,7 +252,7 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []Item) (Rese
 
 	row := reservationRow{OrderID: orderID, Status: string(Reserved), Items: items}
 	var created bool
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		// The primary key on order_id is the idempotency guard: only one insert wins.
 		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 		if res.Error != nil {
@@ -301,7 +306,7 @@ func (s *Store) Release(ctx context.Context, orderID string) (Reservation, error
 	if err := v.Err(); err != nil {
 		return Reservation{}, err
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		tomb := tx.Clauses(clause.OnConflict{DoNothing: true}).
 			Create(&reservationRow{OrderID: orderID, Status: string(Voided), Items: []Item{}})
 		if tomb.Error != nil || tomb.RowsAffected == 1 {
@@ -343,7 +348,7 @@ func (s *Store) Reservation(ctx context.Context, orderID string) (Reservation, e
 	if !domain.ID(orderID).Valid() {
 		return Reservation{}, fmt.Errorf("reservation for order %q: %w", orderID, ErrNotFound)
 	}
-	row, err := database.Take[reservationRow](s.db.WithContext(ctx), "order_id", orderID, ErrNotFound)
+	row, err := database.Get[reservationRow](ctx, s.db, "order_id", orderID, ErrNotFound)
 	if err != nil {
 		return Reservation{}, fmt.Errorf("reservation for order: %w", err)
 	}

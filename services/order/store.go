@@ -136,7 +136,7 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (Order, bool, err
 		row     orderRow
 		created bool
 	)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		row = newRow(req, tx.NowFunc())
 		// The primary key on order_id is the idempotency guard: only one insert wins.
 		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
@@ -171,7 +171,7 @@ func (s *Store) Confirm(ctx context.Context, orderID string) (Order, error) {
 		return Order{}, err
 	}
 	var o Order
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		var err error
 		o, err = decide(tx, orderID, decideConfirm)
 		return err
@@ -197,7 +197,7 @@ func (s *Store) Cancel(ctx context.Context, orderID string, req CancelRequest) (
 		return Order{}, err
 	}
 	var o Order
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		tomb := tombstoneRow(orderID, req, tx.NowFunc())
 		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&tomb)
 		if ins.Error != nil || ins.RowsAffected == 1 {
@@ -230,7 +230,7 @@ func (s *Store) SetStatus(ctx context.Context, orderID string, u StatusUpdate) (
 		return Order{}, err
 	}
 	var o Order
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		var err error
 		o, err = decide(tx, orderID, func(o Order) (Order, bool, error) {
 			next, changed := applyStatus(o, u)
@@ -267,7 +267,7 @@ func (s *Store) Get(ctx context.Context, orderID string) (Order, error) {
 	if !domain.ID(orderID).Valid() { // such an ID cannot exist; do not send it to the database
 		return Order{}, fmt.Errorf("order %q: %w", orderID, ErrNotFound)
 	}
-	row, err := take(s.db.WithContext(ctx), orderID)
+	row, err := database.Get[orderRow](ctx, s.db, "order_id", orderID, ErrNotFound)
 	if err != nil {
 		return Order{}, err
 	}
@@ -304,7 +304,10 @@ func (s *Store) List(ctx context.Context, q ListQuery) (Page, error) {
 		db = db.Where("(created_micros, order_id) < (?, ?)", after.micros, after.orderID)
 	}
 	var rows []orderRow
-	err := db.Order("created_micros DESC, order_id DESC").Limit(limit + 1).Find(&rows).Error
+	err := database.Read(ctx, func() error {
+		rows = nil
+		return db.Order("created_micros DESC, order_id DESC").Limit(limit + 1).Find(&rows).Error
+	})
 	if err != nil {
 		return Page{}, fmt.Errorf("list orders: %w", err)
 	}

@@ -89,7 +89,7 @@ func (s *Store) Customer(ctx context.Context, customerID string) (Customer, erro
 	if !domain.ID(customerID).Valid() { // no such customer can exist; do not send it to the database
 		return Customer{}, fmt.Errorf("customer %q: %w", customerID, ErrNotFound)
 	}
-	row, err := database.Take[customerRow](s.db.WithContext(ctx), "customer_id", customerID, ErrNotFound)
+	row, err := database.Get[customerRow](ctx, s.db, "customer_id", customerID, ErrNotFound)
 	if err != nil {
 		return Customer{}, fmt.Errorf("customer: %w", err)
 	}
@@ -110,7 +110,7 @@ func (s *Store) UpsertCustomer(ctx context.Context, customerID string, u Custome
 		row     customerRow
 		created bool
 	)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).
 			Create(&customerRow{CustomerID: customerID, BalanceCents: u.BalanceCents})
 		if ins.Error != nil {
@@ -150,7 +150,7 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 		charged bool
 		outcome error // a refusal, a decline or a failed attempt: committed, then returned
 	)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		now := tx.NowFunc()
 		// The primary key on order_id is the idempotency guard: only one insert wins.
 		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&paymentRow{
@@ -221,7 +221,7 @@ func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 		return Payment{}, err
 	}
 	var row paymentRow
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		now := tx.NowFunc()
 		tomb := tx.Clauses(clause.OnConflict{DoNothing: true}).
 			Create(&paymentRow{OrderID: orderID, Status: string(Voided)})
@@ -269,7 +269,7 @@ func (s *Store) Payment(ctx context.Context, orderID string) (Payment, error) {
 	if !domain.ID(orderID).Valid() {
 		return Payment{}, fmt.Errorf("payment for order %q: %w", orderID, ErrNotFound)
 	}
-	row, err := database.Take[paymentRow](s.db.WithContext(ctx), "order_id", orderID, ErrNotFound)
+	row, err := database.Get[paymentRow](ctx, s.db, "order_id", orderID, ErrNotFound)
 	if err != nil {
 		return Payment{}, fmt.Errorf("payment for order: %w", err)
 	}

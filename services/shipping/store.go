@@ -99,7 +99,7 @@ func (s *Store) Schedule(ctx context.Context, req ScheduleRequest) (Shipment, bo
 	// tombstone left by an earlier cancel makes the insert do nothing.
 	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 	if res.Error != nil {
-		return Shipment{}, false, fmt.Errorf("schedule shipping for order %s: %w", req.OrderID, res.Error)
+		return Shipment{}, false, fmt.Errorf("schedule shipping for order %s: %w", req.OrderID, database.Unavailable(res.Error))
 	}
 	if res.RowsAffected == 1 {
 		return row.toShipment(), true, nil
@@ -123,7 +123,7 @@ func (s *Store) Cancel(ctx context.Context, orderID string) (Shipment, error) {
 	if err := v.Err(); err != nil {
 		return Shipment{}, err
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		tomb := tx.Clauses(clause.OnConflict{DoNothing: true}).
 			Create(&shipmentRow{OrderID: orderID, Status: string(Voided), Items: []Item{}})
 		if tomb.Error != nil || tomb.RowsAffected == 1 {
@@ -152,7 +152,7 @@ func (s *Store) Shipment(ctx context.Context, orderID string) (Shipment, error) 
 	if !domain.ID(orderID).Valid() {
 		return Shipment{}, fmt.Errorf("shipment for order %q: %w", orderID, ErrNotFound)
 	}
-	row, err := database.Take[shipmentRow](s.db.WithContext(ctx), "order_id", orderID, ErrNotFound)
+	row, err := database.Get[shipmentRow](ctx, s.db, "order_id", orderID, ErrNotFound)
 	if err != nil {
 		return Shipment{}, fmt.Errorf("shipment for order: %w", err)
 	}
