@@ -7,7 +7,7 @@ WORKFLOWCHECK_VERSION := v0.6.0
 BIN := $(CURDIR)/bin
 GO  ?= go
 # Processes built into bin/ for `make run` and the end-to-end tests.
-CMDS := api services worker starter devstack
+CMDS := api services worker starter devstack loadgen chaos
 
 .DEFAULT_GOAL := help
 
@@ -37,6 +37,14 @@ lint: $(BIN)/staticcheck $(BIN)/workflowcheck ## go vet, staticcheck, workflowch
 .PHONY: bench
 bench: build $(BIN)/temporal ## measure saga latency and throughput against a real dev server
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./e2e/
+
+.PHONY: load
+load: build ## place mixed orders on the running stack (make run) and check the books; ARGS="-orders 500"
+	$(BIN)/loadgen $(ARGS)
+
+.PHONY: chaos
+chaos: build $(BIN)/temporal ## orders under load with killed workers, outages, PostgreSQL and Temporal restarts; ORDERS=2000
+	$(BIN)/chaos -orders $(or $(ORDERS),200) $(ARGS)
 
 .PHONY: tools
 tools: $(BIN)/temporal $(BIN)/staticcheck $(BIN)/workflowcheck ## install the pinned temporal CLI and linters into bin/

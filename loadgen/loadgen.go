@@ -86,17 +86,23 @@ type Config struct {
 	RunID string
 	// Seed makes the mix and the cancel delays repeatable (default: random).
 	Seed uint64
+	// Rate paces the orders: at most this many are placed per second (0: as fast as the
+	// customers place them).
+	Rate float64
 	// HTTP is the client to use (default: one with a 30s timeout per request).
 	HTTP *http.Client
 }
 
 // Answer is one answer that was not a success.
 type Answer struct {
-	Method, Path string
-	Status       int
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Status int    `json:"status"`
 	// Code is the problem's code, or the transport error when there was no answer.
-	Code string
-	At   time.Time
+	Code string `json:"code"`
+	// RetryAfter is the answer's Retry-After, when it had one.
+	RetryAfter time.Duration `json:"retryAfterNs,omitempty"`
+	At         time.Time     `json:"at"`
 }
 
 func (a Answer) String() string {
@@ -118,11 +124,16 @@ type Order struct {
 	Accept, EndToEnd time.Duration
 	// Retries counts the POSTs sent again after a 503, a 429 or a lost answer.
 	Retries int
+	// PlacedAt is when the order was accepted; SettledAt when its final status was seen.
+	PlacedAt, SettledAt time.Time
 }
 
-// Stats are the live counters of a run.
+// Stats are the live counters of a run, for a progress display: read them atomically.
 type Stats struct {
 	Placed, Settled, Retries, Failures int64
+	// Completed, Rejected, Cancelled count the settled orders by outcome; Unavailable the
+	// 503 and 429 answers (each retried), Unexpected the other failed answers.
+	Completed, Rejected, Cancelled, Unavailable, Unexpected int64
 }
 
 // Run places cfg.Orders orders and follows each to its end (or cfg.Settle), then returns
@@ -148,7 +159,19 @@ func Run(ctx context.Context, cfg Config, stats *Stats) (*Report, error) {
 			}
 		})
 	}
+	var tick <-chan time.Time
+	if cfg.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
+		defer t.Stop()
+		tick = t.C
+	}
 	for i := range cfg.Orders {
+		if tick != nil {
+			select {
+			case <-tick:
+			case <-ctx.Done():
+			}
+		}
 		select {
 		case jobs <- i:
 		case <-ctx.Done():
@@ -275,7 +298,7 @@ func (g *generator) order(ctx context.Context, i int, k Kind) Order {
 		atomic.AddInt64(&g.stats.Retries, 1)
 		sleep(ctx, retryAfter(err))
 	}
-	o.ID, o.Placed, o.Accept, o.Status = view.OrderID, true, time.Since(start), view.Status
+	o.ID, o.Placed, o.Accept, o.Status, o.PlacedAt = view.OrderID, true, time.Since(start), view.Status, time.Now()
 	atomic.AddInt64(&g.stats.Placed, 1)
 
 	var cancelAt time.Time
@@ -287,16 +310,18 @@ func (g *generator) order(ctx context.Context, i int, k Kind) Order {
 	for !view.Status.Final() && time.Now().Before(deadline) && ctx.Err() == nil {
 		if !cancelAt.IsZero() && time.Now().After(cancelAt) {
 			cancelAt = time.Time{}
-			g.do(ctx, http.MethodPost, "/v1/orders/"+o.ID+"/cancel", app.Decision{Note: "load test"}, nil)
+			if _, err := g.do(ctx, http.MethodPost, "/v1/orders/"+o.ID+"/cancel", app.Decision{Note: "load test"}, nil); retryable(err) {
+				cancelAt = time.Now().Add(retryAfter(err)) // asked to come back: the customer tries again
+			}
 		}
 		if k == Approval && !decided && view.Status == saga.StatusAwaitingApproval {
-			decided = true
 			action := "approve"
 			if i%2 == 1 {
 				action = "reject"
 			}
-			g.do(ctx, http.MethodPost, "/v1/orders/"+o.ID+"/"+action, app.Decision{By: "loadgen"}, nil,
+			_, err := g.do(ctx, http.MethodPost, "/v1/orders/"+o.ID+"/"+action, app.Decision{By: "loadgen"}, nil,
 				"Authorization", "Bearer "+g.cfg.OperatorToken)
+			decided = !retryable(err) // an operator tries again after an outage
 		}
 		sleep(ctx, g.cfg.Poll)
 		var v app.OrderView
@@ -309,7 +334,16 @@ func (g *generator) order(ctx context.Context, i int, k Kind) Order {
 		o.ErrorType = f.Type
 	}
 	if view.Status.Final() {
+		o.SettledAt = time.Now()
 		atomic.AddInt64(&g.stats.Settled, 1)
+		switch view.Status {
+		case saga.StatusCompleted:
+			atomic.AddInt64(&g.stats.Completed, 1)
+		case saga.StatusRejected:
+			atomic.AddInt64(&g.stats.Rejected, 1)
+		case saga.StatusCancelled:
+			atomic.AddInt64(&g.stats.Cancelled, 1)
+		}
 	}
 	return o
 }
@@ -383,7 +417,7 @@ func (g *generator) do(ctx context.Context, method, path string, in, out any, he
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 			ce.retryAfter = time.Duration(s) * time.Second
 		}
-		g.record(Answer{Method: method, Path: path, Status: resp.StatusCode, Code: p.Code, At: time.Now()})
+		g.record(Answer{Method: method, Path: path, Status: resp.StatusCode, Code: p.Code, RetryAfter: ce.retryAfter, At: time.Now()})
 		return resp.StatusCode, ce
 	}
 	if out != nil {
@@ -395,9 +429,26 @@ func (g *generator) do(ctx context.Context, method, path string, in, out any, he
 }
 
 func (g *generator) record(a Answer) {
+	if unavailable(a) {
+		atomic.AddInt64(&g.stats.Unavailable, 1)
+	} else if !refused(a) {
+		atomic.AddInt64(&g.stats.Unexpected, 1)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.answers = append(g.answers, a)
+}
+
+// unavailable reports whether a asked the client to come back: a 503 or 429 with a
+// Retry-After, what a service says during a short outage.
+func unavailable(a Answer) bool {
+	return (a.Status == http.StatusServiceUnavailable || a.Status == http.StatusTooManyRequests) && a.RetryAfter > 0
+}
+
+// refused reports whether a rightly refused the request: a cancel that came past the
+// point of no return, or an operator's decision on an order already decided.
+func refused(a Answer) bool {
+	return a.Status == http.StatusConflict && a.Code == "InvalidOrderState"
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -1,9 +1,9 @@
 package loadgen
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -20,10 +20,12 @@ type Report struct {
 	ByStatus                map[saga.OrderStatus]int
 	ByKind                  map[Kind]map[saga.OrderStatus]int
 	// Unexpected lists the answers that were not a success to a request that should have
-	// succeeded; Refused those that rightly were not (a cancel that came too late).
-	Unexpected, Refused []Answer
-	Retries             int
-	Duration            time.Duration
+	// succeeded (a 500, a 4xx to a valid request, a 503 without Retry-After, no answer);
+	// Unavailable the 503 and 429 answers with a Retry-After (each retried, as a good
+	// client does); Refused those that rightly were not (a cancel that came too late).
+	Unexpected, Unavailable, Refused []Answer
+	Retries                          int
+	Duration                         time.Duration
 	// Throughput is settled orders per second.
 	Throughput float64
 	// Accept and EndToEnd are latency percentiles: p50, p95, p99 and the maximum.
@@ -74,9 +76,12 @@ func (g *generator) report(orders []Order, took time.Duration) *Report {
 	}
 	g.mu.Lock()
 	for _, a := range g.answers {
-		if a.Status == http.StatusConflict && a.Code == "InvalidOrderState" && strings.HasSuffix(a.Path, "/cancel") {
+		switch {
+		case refused(a):
 			r.Refused = append(r.Refused, a)
-		} else {
+		case unavailable(a):
+			r.Unavailable = append(r.Unavailable, a)
+		default:
 			r.Unexpected = append(r.Unexpected, a)
 		}
 	}
@@ -126,7 +131,8 @@ func (r *Report) WriteSummary(w io.Writer) {
 			fmt.Fprintf(w, "  %-12s %s\n", k, strings.Join(parts, ", "))
 		}
 	}
-	fmt.Fprintf(w, "answers    %d unexpected non-2xx, %d rightly refused, %d POSTs retried\n", len(r.Unexpected), len(r.Refused), r.Retries)
+	fmt.Fprintf(w, "answers    %d unexpected non-2xx, %d 503 with Retry-After (retried), %d rightly refused; %d POSTs sent again\n",
+		len(r.Unexpected), len(r.Unavailable), len(r.Refused), r.Retries)
 	for i, a := range r.Unexpected {
 		if i == 10 {
 			fmt.Fprintf(w, "  ... and %d more\n", len(r.Unexpected)-10)
@@ -134,4 +140,26 @@ func (r *Report) WriteSummary(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %s\n", a)
 	}
+}
+
+// MarshalJSON writes the report for programs: durations in milliseconds, the orders left out.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	pct := func(p Percentiles) map[string]float64 {
+		return map[string]float64{"p50": ms(p.P50), "p95": ms(p.P95), "p99": ms(p.P99), "max": ms(p.Max)}
+	}
+	return json.Marshal(map[string]any{
+		"placed": r.Placed, "settled": r.Settled, "failed": r.Failed,
+		"byStatus": r.ByStatus, "byKind": r.ByKind,
+		"unexpected": nonNil(r.Unexpected), "unavailable": len(r.Unavailable), "refused": len(r.Refused),
+		"retries": r.Retries, "durationMs": ms(r.Duration), "throughputPerSecond": r.Throughput,
+		"acceptMs": pct(r.Accept), "endToEndMs": pct(r.EndToEnd),
+	})
+}
+
+func nonNil(a []Answer) []Answer {
+	if a == nil {
+		return []Answer{}
+	}
+	return a
 }

@@ -30,9 +30,10 @@ func NewHTTPClient() *http.Client {
 // Client calls one service's JSON endpoints and turns error answers back into the
 // service's sentinel errors.
 type Client struct {
-	base  string
-	http  *http.Client
-	codes Codes
+	base   string
+	http   *http.Client
+	codes  Codes
+	header http.Header
 }
 
 // NewClient returns a Client for the service at baseURL (e.g. "http://127.0.0.1:8082")
@@ -42,6 +43,18 @@ func NewClient(baseURL string, hc *http.Client, codes Codes) *Client {
 		hc = NewHTTPClient()
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), http: hc, codes: codes}
+}
+
+// WithHeader returns a copy of c that sends the header key: value with every request
+// (an Authorization, say).
+func (c *Client) WithHeader(key, value string) *Client {
+	cc := *c
+	cc.header = c.header.Clone()
+	if cc.header == nil {
+		cc.header = http.Header{}
+	}
+	cc.header.Set(key, value)
+	return &cc
 }
 
 // BaseURL returns the service's base URL.
@@ -67,6 +80,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json, "+problem.ContentType)
+	for k, vs := range c.header {
+		req.Header[k] = vs
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, path, err)
