@@ -54,15 +54,6 @@ func (s *stack) schedule(scale float64) []*fault {
 	return fs
 }
 
-// lastFault is when the last fault of a schedule is lifted.
-func lastFault(fs []*fault) time.Duration {
-	var last time.Duration
-	for _, f := range fs {
-		last = max(last, f.At+f.For)
-	}
-	return last
-}
-
 func printSchedule(w io.Writer, fs []*fault) {
 	fmt.Fprintln(w, "chaos: the schedule, from the start of the load:")
 	for _, f := range fs {
