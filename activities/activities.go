@@ -10,11 +10,15 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/ordersaga/ordersaga/domain"
+	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/money"
 	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
@@ -65,15 +69,51 @@ type Activities struct {
 	Shipping  ShippingService
 }
 
-// done reports a success, or classifies a failure, with the current attempt number.
-func done(ctx context.Context, detail string, err error) (saga.Result, error) {
+// call is one activity's call of a service, timed from begin to done.
+type call struct {
+	service string
+	start   time.Time
+}
+
+func begin(service string) call { return call{service: service, start: time.Now()} }
+
+// Outcomes of a service call, as ordersaga_service_call_duration labels them.
+const (
+	outcomeOK      = "ok"      // the service did it
+	outcomeRefused = "refused" // the service definitely refused (a business error): not retried
+	outcomeError   = "error"   // unknown or failed (unreachable, 5xx, timeout): retried
+)
+
+// done reports a success, or classifies a failure, with the current attempt number, and
+// records the call's latency and outcome (ordersaga_service_call_duration, labelled with
+// the activity type by the SDK). Detail is logged on success when not empty.
+func (c call) done(ctx context.Context, detail string, err error) (saga.Result, error) {
+	elapsed := time.Since(c.start)
 	attempt := activity.GetInfo(ctx).Attempt
+	outcome := outcomeOK
 	if err != nil {
-		return saga.Result{}, classify(err, attempt)
+		err = classify(err, attempt)
+		outcome = outcomeError
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.NonRetryable() {
+			outcome = outcomeRefused
+		}
 	}
-	activity.GetLogger(ctx).Info(detail, "attempt", attempt)
+	activity.GetMetricsHandler(ctx).
+		WithTags(map[string]string{"service": c.service, "outcome": outcome}).
+		Timer(MetricServiceCallDuration).Record(elapsed)
+	if err != nil {
+		return saga.Result{}, err
+	}
+	if detail != "" {
+		activity.GetLogger(ctx).Info(detail, "attempt", attempt)
+	}
 	return saga.Result{Attempt: attempt, Detail: detail}, nil
 }
+
+// MetricServiceCallDuration is the latency of each service call as the activities see it,
+// by service, activity type and outcome (ok, refused, error).
+const MetricServiceCallDuration = "ordersaga_service_call_duration"
 
 // CreateOrder records the order as PENDING (step 1).
 func (a *Activities) CreateOrder(ctx context.Context, o saga.Order) (saga.Result, error) {
@@ -81,25 +121,27 @@ func (a *Activities) CreateOrder(ctx context.Context, o saga.Order) (saga.Result
 	for i, it := range o.Items {
 		items[i] = order.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents}
 	}
+	c := begin(config.Order)
 	_, err := a.Orders.Create(ctx, order.CreateRequest{
 		OrderID: o.OrderID, CustomerID: o.CustomerID, Items: items, TotalCents: o.TotalCents,
 		Currency: o.Currency, PaymentMethod: o.PaymentMethod,
 		ShippingAddress: order.Address(o.ShippingAddress),
 	})
-	return done(ctx, "order recorded as PENDING", err)
+	return c.done(ctx, "order recorded as PENDING", err)
 }
 
 // CancelOrder marks the order CANCELLED or REJECTED with its reason (compensates step 1).
 // The reason is made to fit the order service's limits first: it is built from notes and
 // error messages, which the service must never refuse.
 func (a *Activities) CancelOrder(ctx context.Context, in saga.CancelOrderInput) (saga.Result, error) {
+	c := begin(config.Order)
 	_, err := a.Orders.Cancel(ctx, in.OrderID, order.CancelRequest{
 		Status:     order.Status(in.Status),
 		Reason:     domain.Reason.Clean(in.Reason),
 		FailedStep: domain.Label.Clean(in.FailedStep),
 		ErrorType:  domain.Label.Clean(in.ErrorType),
 	})
-	return done(ctx, "order marked "+in.Status, err)
+	return c.done(ctx, "order marked "+in.Status, err)
 }
 
 // ReserveInventory reserves all of the order's items, or none (step 2).
@@ -108,29 +150,33 @@ func (a *Activities) ReserveInventory(ctx context.Context, o saga.Order) (saga.R
 	for i, it := range o.Items {
 		items[i] = inventory.Item{SKU: it.SKU, Quantity: it.Quantity}
 	}
+	c := begin(config.Inventory)
 	_, err := a.Inventory.Reserve(ctx, o.OrderID, items)
-	return done(ctx, fmt.Sprintf("reserved %d item(s)", len(items)), err)
+	return c.done(ctx, fmt.Sprintf("reserved %d item(s)", len(items)), err)
 }
 
 // ReleaseInventory returns the order's reserved stock (compensates step 2).
 func (a *Activities) ReleaseInventory(ctx context.Context, orderID string) (saga.Result, error) {
+	c := begin(config.Inventory)
 	r, err := a.Inventory.Release(ctx, orderID)
-	return done(ctx, "reservation "+string(r.Status), err)
+	return c.done(ctx, "reservation "+string(r.Status), err)
 }
 
 // ChargePayment charges the order's total to the customer (step 4).
 func (a *Activities) ChargePayment(ctx context.Context, o saga.Order) (saga.Result, error) {
+	c := begin(config.Payment)
 	_, err := a.Payments.Charge(ctx, payment.ChargeRequest{
 		OrderID: o.OrderID, CustomerID: o.CustomerID, AmountCents: o.TotalCents,
 		Currency: o.Currency, PaymentMethod: o.PaymentMethod,
 	})
-	return done(ctx, "charged "+money.Format(o.TotalCents, o.Currency), err)
+	return c.done(ctx, "charged "+money.Format(o.TotalCents, o.Currency), err)
 }
 
 // RefundPayment refunds the order's charge, once (compensates step 4).
 func (a *Activities) RefundPayment(ctx context.Context, orderID string) (saga.Result, error) {
+	c := begin(config.Payment)
 	p, err := a.Payments.Refund(ctx, orderID)
-	return done(ctx, "payment "+string(p.Status), err)
+	return c.done(ctx, "payment "+string(p.Status), err)
 }
 
 // ScheduleShipping schedules the order's shipment (step 5).
@@ -139,22 +185,25 @@ func (a *Activities) ScheduleShipping(ctx context.Context, o saga.Order) (saga.R
 	for i, it := range o.Items {
 		items[i] = shipping.Item{SKU: it.SKU, Quantity: it.Quantity}
 	}
+	c := begin(config.Shipping)
 	s, err := a.Shipping.Schedule(ctx, shipping.ScheduleRequest{
 		OrderID: o.OrderID, Address: shipping.Address(o.ShippingAddress), Items: items,
 	})
-	return done(ctx, "shipment scheduled with "+s.Carrier+", tracking "+s.TrackingNumber, err)
+	return c.done(ctx, "shipment scheduled with "+s.Carrier+", tracking "+s.TrackingNumber, err)
 }
 
 // CancelShipment cancels the order's shipment (compensates step 5).
 func (a *Activities) CancelShipment(ctx context.Context, orderID string) (saga.Result, error) {
+	c := begin(config.Shipping)
 	s, err := a.Shipping.Cancel(ctx, orderID)
-	return done(ctx, "shipment "+string(s.Status), err)
+	return c.done(ctx, "shipment "+string(s.Status), err)
 }
 
 // ConfirmOrder marks the order COMPLETED: the point of no return (step 6).
 func (a *Activities) ConfirmOrder(ctx context.Context, orderID string) (saga.Result, error) {
+	c := begin(config.Order)
 	_, err := a.Orders.Confirm(ctx, orderID)
-	return done(ctx, "order COMPLETED", err)
+	return c.done(ctx, "order COMPLETED", err)
 }
 
 // SyncOrderStatus mirrors a status of the saga, and its view of the order, into the order
@@ -162,6 +211,7 @@ func (a *Activities) ConfirmOrder(ctx context.Context, orderID string) (saga.Res
 // change. Stale versions are ignored by the service. The workflow runs it as a local
 // activity.
 func (a *Activities) SyncOrderStatus(ctx context.Context, in saga.StatusInput) error {
+	c := begin(config.Order)
 	_, err := a.Orders.SetStatus(ctx, in.OrderID, order.StatusUpdate{
 		Status:     order.Status(in.Status),
 		Version:    in.Version,
@@ -170,8 +220,6 @@ func (a *Activities) SyncOrderStatus(ctx context.Context, in saga.StatusInput) e
 		ErrorType:  domain.Label.Clean(in.ErrorType),
 		State:      in.State,
 	})
-	if err != nil {
-		return classify(err, activity.GetInfo(ctx).Attempt)
-	}
-	return nil
+	_, err = c.done(ctx, "", err)
+	return err
 }

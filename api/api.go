@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/httpx"
@@ -62,8 +63,11 @@ type Deps struct {
 	Orders    Orders
 	Catalog   Catalog
 	Readiness []Dependency
-	// Metrics receives the API's metrics; nil disables /metrics.
+	// Metrics receives the API's metrics and is served on /metrics; nil disables both.
 	Metrics *prometheus.Registry
+	// Middleware runs around every request (the process's telemetry: a span and the HTTP
+	// metrics per request).
+	Middleware []gin.HandlerFunc
 }
 
 // server holds what the handlers share.
@@ -79,15 +83,12 @@ func (s *server) metrics() *apiMetrics { return s.m }
 // New returns the API's HTTP handler.
 func New(cfg Config, deps Deps, log *slog.Logger) http.Handler {
 	s := &server{cfg: cfg, deps: deps, log: log}
-	var outer []gin.HandlerFunc
+	opts := httpx.Options{Middleware: deps.Middleware}
 	if deps.Metrics != nil {
 		s.m = newMetrics(deps.Metrics)
-		outer = append(outer, s.m.middleware())
+		opts.Metrics = promhttp.HandlerFor(deps.Metrics, promhttp.HandlerOpts{Registry: deps.Metrics})
 	}
-	r := httpx.NewEngine(log, codes, outer...)
-	if deps.Metrics != nil {
-		r.GET("/metrics", gin.WrapH(metricsHandler(deps.Metrics)))
-	}
+	r := httpx.NewEngine(log, codes, opts)
 	r.GET("/readyz", s.readyz)
 	r.GET("/openapi.yaml", serveOpenAPI)
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ordersaga/ordersaga/internal/telemetry"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ordersaga/ordersaga/app"
@@ -329,15 +331,19 @@ func TestReadyz(t *testing.T) {
 }
 
 func TestMetricsCountRequestsAndOrders(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	h := New(Config{}, Deps{Orders: &fakeOrders{placed: app.Placed{Order: view, Created: true}}, Metrics: reg}, slog.New(slog.DiscardHandler))
+	tel, err := telemetry.New(context.Background(), "api", telemetry.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Config{}, Deps{Orders: &fakeOrders{placed: app.Placed{Order: view, Created: true}},
+		Metrics: tel.Registry, Middleware: tel.Middleware()}, slog.New(slog.DiscardHandler))
 	req := httptest.NewRequest(http.MethodPost, "/v1/orders", strings.NewReader(orderBody))
 	req.Header.Set("Content-Type", "application/json")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	for _, want := range []string{`ordersaga_orders_placed_total{result="started"} 1`,
-		`ordersaga_api_requests_total{method="POST",route="/v1/orders",status="202"} 1`} {
+		`ordersaga_http_requests_total{method="POST",route="/v1/orders",status="202"} 1`} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -128,7 +128,7 @@ func initialState(in saga.OrderInput, runID string, start time.Time) saga.OrderS
 	st := saga.OrderState{
 		OrderID: in.OrderID, CustomerID: in.CustomerID, Items: in.Items, TotalCents: in.TotalCents,
 		Currency: in.Currency, Status: saga.StatusPending, WorkflowID: saga.WorkflowID(in.OrderID),
-		RunID: runID, CreatedAt: start.UTC(), UpdatedAt: start.UTC(),
+		RunID: runID, CreatedAt: start.UTC(), UpdatedAt: start.UTC(), TraceID: in.TraceID,
 	}
 	for _, step := range saga.Steps {
 		st.Steps = append(st.Steps, saga.StepState{Name: step, Status: saga.StepPending})

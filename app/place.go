@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ordersaga/ordersaga/internal/telemetry"
+
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/ordersaga/ordersaga/domain"
@@ -267,7 +269,8 @@ func (s *Service) price(ctx context.Context, orderID string, req PlaceRequest) (
 			OrderID: orderID, CustomerID: req.CustomerID, TotalCents: q.TotalCents, Currency: q.Currency,
 			PaymentMethod: req.PaymentMethod, ShippingAddress: req.ShippingAddress,
 		},
-		Policy: s.cfg.Policy,
+		Policy:  s.cfg.Policy,
+		TraceID: telemetry.TraceID(ctx),
 	}
 	for _, it := range q.Items {
 		in.Items = append(in.Items, saga.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents})

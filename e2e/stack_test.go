@@ -191,6 +191,7 @@ type stack struct {
 	name      string
 	env       []string
 	apiURL    string
+	workerURL string            // the worker's /healthz, /readyz, /metrics
 	urls      map[string]string // service name → base URL
 	taskQueue string
 	services  *proc.Proc
@@ -213,7 +214,7 @@ type stack struct {
 // newStack starts a stack on the dev server at temporalAddr.
 func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
 	s := &stack{name: name, taskQueue: "e2e-" + name, tc: env.tc, initialStock: map[string]int{}, initialBalance: map[string]int64{}}
-	ports := map[string]int{"api": freePort()}
+	ports := map[string]int{"api": freePort(), "worker": freePort()}
 	for _, svc := range config.ServiceNames {
 		ports[svc] = freePort()
 	}
@@ -233,6 +234,7 @@ func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
 	}
 	base := func(svc string) string { return "http://127.0.0.1:" + strconv.Itoa(ports[svc]) }
 	s.apiURL = base("api")
+	s.workerURL = base("worker")
 	s.urls = map[string]string{}
 	for _, svc := range config.ServiceNames {
 		s.urls[svc] = base(svc)

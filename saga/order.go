@@ -68,6 +68,9 @@ type OrderInput struct {
 	Order
 	// Policy is fixed when the order is placed; zero fields take the defaults.
 	Policy Policy `json:"policy"`
+	// TraceID is the OpenTelemetry trace of the request that placed the order, carried
+	// into the order's state so that the order view leads to the trace; empty untraced.
+	TraceID string `json:"traceId,omitempty"`
 }
 
 // Policy holds the per-order settings of the saga.

@@ -147,7 +147,9 @@ type OrderState struct {
 	// Events lists approvals, rejections, cancellations and operator actions.
 	Events []Event `json:"events,omitempty"`
 	// Version increases with every status change.
-	Version    int64     `json:"version"`
+	Version int64 `json:"version"`
+	// TraceID is the trace of the request that placed the order (see OrderInput).
+	TraceID    string    `json:"traceId,omitempty"`
 	WorkflowID string    `json:"workflowId"`
 	RunID      string    `json:"runId"`
 	CreatedAt  time.Time `json:"createdAt"`

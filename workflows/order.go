@@ -68,6 +68,7 @@ func OrderWorkflow(ctx workflow.Context, in saga.OrderInput) (saga.OrderState, e
 	if err := o.handle(ctx); err != nil {
 		return o.state, err
 	}
+	o.metrics.started()
 	err := o.run(ctx)
 	// Let running update handlers (a wait-settled, say) answer before the workflow closes.
 	closing, _ := workflow.NewDisconnectedContext(ctx)
@@ -77,11 +78,12 @@ func OrderWorkflow(ctx workflow.Context, in saga.OrderInput) (saga.OrderState, e
 
 // order is one running saga: its input, its state and its compensation stack.
 type order struct {
-	in     saga.OrderInput
-	policy saga.Policy
-	state  saga.OrderState
-	saga   Saga
-	log    log.Logger
+	in      saga.OrderInput
+	policy  saga.Policy
+	state   saga.OrderState
+	saga    Saga
+	log     log.Logger
+	metrics metrics
 
 	// cancelSteps cancels the forward steps' context (the cancel update uses it).
 	cancelSteps workflow.CancelFunc
@@ -110,12 +112,12 @@ type operatorAction struct {
 func newOrder(ctx workflow.Context, in saga.OrderInput) *order {
 	info := workflow.GetInfo(ctx)
 	now := workflow.Now(ctx)
-	o := &order{in: in, policy: in.Policy.WithDefaults(), log: workflow.GetLogger(ctx)}
+	o := &order{in: in, policy: in.Policy.WithDefaults(), log: workflow.GetLogger(ctx), metrics: newMetrics(ctx)}
 	o.state = saga.OrderState{
 		OrderID: in.OrderID, CustomerID: in.CustomerID, Items: in.Items,
 		TotalCents: in.TotalCents, Currency: in.Currency, Status: saga.StatusPending,
 		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-		CreatedAt: info.WorkflowStartTime, UpdatedAt: now,
+		CreatedAt: info.WorkflowStartTime, UpdatedAt: now, TraceID: in.TraceID,
 	}
 	for _, s := range saga.Steps {
 		o.state.Steps = append(o.state.Steps, saga.StepState{Name: s, Status: saga.StepPending})
@@ -184,18 +186,19 @@ func (o *order) step(ctx workflow.Context, name saga.Step, activity any, undo fu
 		Summary:             o.summary(name),
 	})
 	var res saga.Result
+	started := workflow.Now(ctx)
 	err := workflow.ExecuteActivity(actx, activity, o.in.Order).Get(actx, &res)
 	if o.mayHaveEffect(ctx, err) {
 		o.saga.Add(Compensation{Step: name, Run: undo})
 	}
 	if err != nil {
 		st.Status, st.Attempts, st.Error = saga.StepFailed, attempts(err, stepRetry.MaximumAttempts), errorInfo(err)
-		o.publish(ctx)
-		return err
+	} else {
+		st.Status, st.Attempts, st.Detail = saga.StepCompleted, res.Attempt, res.Detail
 	}
-	st.Status, st.Attempts, st.Detail = saga.StepCompleted, res.Attempt, res.Detail
+	o.metrics.stepDone(ctx, name, started, st.Attempts, err)
 	o.publish(ctx)
-	return nil
+	return err
 }
 
 // mayHaveEffect reports whether a forward step that returned err may have changed
@@ -280,15 +283,18 @@ func (o *order) confirm(ctx workflow.Context) error {
 	})
 	var a *activities.Activities
 	var res saga.Result
+	started := workflow.Now(ctx)
 	if err := workflow.ExecuteActivity(actx, a.ConfirmOrder, o.in.OrderID).Get(actx, &res); err != nil {
 		// Only an impossible state gets here (the order was cancelled behind the saga's
 		// back): fail loudly, without compensating past the point of no return.
 		st.Status, st.Attempts, st.Error = saga.StepFailed, attempts(err, 0), errorInfo(err)
 		o.state.Failure = &saga.Failure{Step: saga.StepConfirmOrder, Type: st.Error.Type, Message: st.Error.Message}
+		o.metrics.stepDone(ctx, saga.StepConfirmOrder, started, st.Attempts, err)
 		o.publish(ctx)
 		return err
 	}
 	st.Status, st.Attempts, st.Detail = saga.StepCompleted, res.Attempt, res.Detail
+	o.metrics.stepDone(ctx, saga.StepConfirmOrder, started, st.Attempts, nil)
 	o.setStatus(ctx, saga.StatusCompleted)
 	return nil
 }
@@ -348,6 +354,7 @@ func (o *order) compensate(ctx workflow.Context) {
 			} else {
 				st.Status = saga.StepCompensated
 			}
+			o.metrics.compensated(step, err)
 			o.publish(ctx)
 		},
 		Stuck: o.awaitOperator,
@@ -359,6 +366,7 @@ func (o *order) compensate(ctx workflow.Context) {
 func (o *order) awaitOperator(ctx workflow.Context, step saga.Step, err error) (retry bool) {
 	o.state.Attention = &saga.Attention{Step: step, Error: *errorInfo(err), Since: workflow.Now(ctx)}
 	o.log.Warn("compensation failed after its retries; waiting for an operator", "step", step, "error", err)
+	o.metrics.neededAttention(step)
 	o.setStatus(ctx, saga.StatusNeedsAttention)
 	o.operator = nil
 	_ = workflow.Await(ctx, func() bool { return o.operator != nil })
@@ -447,6 +455,9 @@ func (o *order) setStatus(ctx workflow.Context, s saga.OrderStatus) {
 		o.log.Warn("upsert OrderStatus", "error", err)
 	}
 	o.publish(ctx)
+	if s.Final() {
+		o.metrics.finished(ctx, &o.state)
+	}
 	if s == saga.StatusPending || ctx.Err() != nil {
 		return
 	}

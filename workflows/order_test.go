@@ -46,19 +46,28 @@ func bigOrder() saga.OrderInput {
 }
 
 type harness struct {
-	t     *testing.T
-	env   *testsuite.TestWorkflowEnvironment
-	fakes *fakeServices
+	t       *testing.T
+	env     *testsuite.TestWorkflowEnvironment
+	fakes   *fakeServices
+	metrics *metricsCapture
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWithMetrics(t, newMetricsCapture())
+}
+
+// newHarnessWithMetrics is newHarness with the workflow's and activities' metrics going to
+// m (several harnesses may share one, as workers share a process).
+func newHarnessWithMetrics(t *testing.T, m *metricsCapture) *harness {
+	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	suite.SetMetricsHandler(m)
 	env := suite.NewTestWorkflowEnvironment()
 	fakes := newFakes()
 	worker.Register(env, fakes.activities())
-	return &harness{t: t, env: env, fakes: fakes}
+	return &harness{t: t, env: env, fakes: fakes, metrics: m}
 }
 
 func (h *harness) run(in saga.OrderInput) {

@@ -4,19 +4,19 @@
 // Settings come from the environment: HOST, API_PORT, TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL, the services' *_URL (or
 // *_PORT), OPERATOR_TOKENS, APPROVAL_THRESHOLD_CENTS, APPROVAL_TIMEOUT,
-// COMPENSATION_MAX_ATTEMPTS, LOG_FORMAT, LOG_LEVEL.
+// COMPENSATION_MAX_ATTEMPTS, OTEL_EXPORTER_OTLP_ENDPOINT, LOG_FORMAT, LOG_LEVEL.
 package main
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
-
-	"github.com/prometheus/client_golang/prometheus"
+	"time"
 
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/app"
@@ -24,6 +24,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/logging"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
 	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
@@ -40,6 +41,7 @@ type Config struct {
 	Services       config.ServiceURLs
 	OperatorTokens []string
 	Policy         saga.Policy
+	Telemetry      telemetry.Config
 	Log            logging.Config
 }
 
@@ -62,6 +64,7 @@ func readConfig(getenv func(string) string) (Config, error) {
 		Services:       config.ReadServiceURLs(r),
 		OperatorTokens: r.List("OPERATOR_TOKENS", nil),
 		Policy:         app.ReadPolicy(r),
+		Telemetry:      config.ReadTelemetry(r),
 		Log:            config.ReadLogging(r),
 	}
 	return cfg, r.Err()
@@ -85,15 +88,22 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	log = telemetry.Logger(log)
 	log.Info("starting", "config", cfg.String())
 
-	tc, err := temporalx.Connect(ctx, cfg.Temporal, log)
+	tel, err := telemetry.New(ctx, "api", cfg.Telemetry, log)
+	if err != nil {
+		return err
+	}
+	defer shutdown(tel, log)
+	tc, err := temporalx.Connect(ctx, cfg.Temporal, log, tel.ConfigureTemporal)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 
 	hc := httpx.NewHTTPClient()
+	hc.Transport = tel.Transport(hc.Transport)
 	orders := order.NewClient(cfg.Services.Order, hc)
 	catalog := inventory.NewClient(cfg.Services.Inventory, hc)
 	payments := payment.NewClient(cfg.Services.Payment, hc)
@@ -111,7 +121,17 @@ func run(ctx context.Context, getenv func(string) string) error {
 			{Name: config.Payment, Check: payments.Healthy},
 			{Name: config.Shipping, Check: shipments.Healthy},
 		},
-		Metrics: prometheus.NewRegistry(),
+		Metrics:    tel.Registry,
+		Middleware: tel.Middleware(),
 	}, log)
 	return httpx.Serve(ctx, cfg.Addr, handler, log)
+}
+
+// shutdown flushes the spans still buffered, for up to five seconds.
+func shutdown(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("telemetry shutdown", "error", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -49,7 +50,7 @@ func freePort() (int, error) {
 // startStack starts everything, waiting until each part answers.
 func startStack(ctx context.Context, bin, pgBin, dir string, log *slog.Logger) (*stack, error) {
 	s := &stack{bin: bin, dir: dir, ports: map[string]int{}, token: "chaos-operator"}
-	for _, name := range []string{"postgres", "temporal", "api", config.Order, config.Inventory, config.Payment, config.Shipping} {
+	for _, name := range []string{"postgres", "temporal", "api", "worker-0", "worker-1", config.Order, config.Inventory, config.Payment, config.Shipping} {
 		p, err := freePort()
 		if err != nil {
 			return nil, err
@@ -115,11 +116,12 @@ func (s *stack) start(name string, args ...string) (*proc.Proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(s.bin, name)
+	path, env := filepath.Join(s.bin, name), s.env
 	if name == "worker-0" || name == "worker-1" {
 		path = filepath.Join(s.bin, "worker")
+		env = append(slices.Clip(env), "WORKER_PORT="+strconv.Itoa(s.ports[name]))
 	}
-	p, err := proc.Start(name, path, args, s.env, f)
+	p, err := proc.Start(name, path, args, env, f)
 	if err != nil {
 		f.Close()
 		return nil, err

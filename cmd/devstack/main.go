@@ -5,7 +5,7 @@
 // part exits) stops them all, the API first and Temporal last, leaving no process behind.
 //
 // Settings: BIN_DIR (bin), DATA_DIR (.data), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT
-// (8233), API_PORT and the services' *_PORT, OPERATOR_TOKENS (a dev token is made up and
+// (8233), API_PORT, WORKER_PORT and the services' *_PORT, OPERATOR_TOKENS (a dev token is made up and
 // printed when unset), and everything the parts read themselves.
 package main
 
@@ -35,7 +35,7 @@ import (
 type Config struct {
 	BinDir, DataDir      string
 	TemporalPort, UIPort int
-	APIPort              int
+	APIPort, WorkerPort  int
 	ServicePorts         map[string]int
 	OperatorTokens       string
 	devToken             bool
@@ -50,6 +50,7 @@ func readConfig(getenv func(string) string) (Config, error) {
 		TemporalPort:   r.Int("TEMPORAL_PORT", 7233),
 		UIPort:         r.Int("TEMPORAL_UI_PORT", 8233),
 		APIPort:        config.Port(r, "api"),
+		WorkerPort:     config.Port(r, "worker"),
 		ServicePorts:   map[string]int{},
 		OperatorTokens: r.String("OPERATOR_TOKENS", ""),
 		DatabaseURL:    r.String("DATABASE_URL", ""),
@@ -129,6 +130,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	if _, err := start("worker"); err != nil {
 		return err
 	}
+	if err := waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.WorkerPort), running); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	if _, err := start("api"); err != nil {
 		return err
 	}
@@ -195,6 +199,7 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
     Temporal UI    %[2]s
     Temporal gRPC  127.0.0.1:%[3]d
     services       order :%[4]d  inventory :%[5]d  payment :%[6]d  shipping :%[7]d
+    worker         http://localhost:%[11]d   (/readyz, /metrics; the API and services serve /metrics too)
     storage        %[8]s
     operator token %[9]s
     processes      %[10]s
@@ -207,5 +212,6 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
 
   Ctrl-C stops everything.
 `, apiURL, uiURL, cfg.TemporalPort, cfg.ServicePorts[config.Order], cfg.ServicePorts[config.Inventory],
-		cfg.ServicePorts[config.Payment], cfg.ServicePorts[config.Shipping], storage, token, strings.Join(pids, " "))
+		cfg.ServicePorts[config.Payment], cfg.ServicePorts[config.Shipping], storage, token, strings.Join(pids, " "),
+		cfg.WorkerPort)
 }

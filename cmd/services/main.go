@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -32,6 +33,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/logging"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
@@ -42,7 +44,7 @@ import (
 type service struct {
 	name       string
 	operations []string
-	build      func(context.Context, *gorm.DB, *faults.Injector, *slog.Logger) (http.Handler, error)
+	build      func(context.Context, *gorm.DB, *faults.Injector, *slog.Logger, httpx.Options) (http.Handler, error)
 }
 
 var services = []service{
@@ -54,8 +56,9 @@ var services = []service{
 
 // Config is the process's whole configuration.
 type Config struct {
-	Services []ServiceConfig
-	Log      logging.Config
+	Services  []ServiceConfig
+	Log       logging.Config
+	Telemetry telemetry.Config
 }
 
 // ServiceConfig is one service's configuration.
@@ -72,7 +75,7 @@ func readConfig(args []string, getenv func(string) string) (Config, error) {
 	if len(names) == 0 {
 		names = r.List("SERVICES", config.ServiceNames)
 	}
-	cfg := Config{Log: config.ReadLogging(r)}
+	cfg := Config{Log: config.ReadLogging(r), Telemetry: config.ReadTelemetry(r)}
 	host := r.String("HOST", "127.0.0.1")
 	dataDir := r.String("DATA_DIR", ".data")
 	sharedURL := r.String("DATABASE_URL", "")
@@ -120,6 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	root = telemetry.Logger(root)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -131,7 +135,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	for _, sc := range cfg.Services {
 		log := root.With("service", sc.Name)
 		log.Info("starting", "addr", sc.Addr, "database", sc.Database.String(), "faults", fmt.Sprintf("%+v", sc.Faults))
-		h, closeDB, err := build(ctx, sc, log)
+		h, closeDB, err := build(ctx, sc, cfg.Telemetry, log)
 		if err != nil {
 			cancel()
 			wg.Wait()
@@ -152,8 +156,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 }
 
 // build opens a service's database and returns its handler and a function closing the
-// database.
-func build(ctx context.Context, sc ServiceConfig, log *slog.Logger) (http.Handler, func(), error) {
+// database and flushing its telemetry. Each service has its own telemetry (its own
+// /metrics), as it would in a process of its own.
+func build(ctx context.Context, sc ServiceConfig, tcfg telemetry.Config, log *slog.Logger) (http.Handler, func(), error) {
 	var svc service
 	for _, s := range services {
 		if s.name == sc.Name {
@@ -164,14 +169,35 @@ func build(ctx context.Context, sc ServiceConfig, log *slog.Logger) (http.Handle
 	if err != nil {
 		return nil, nil, fmt.Errorf("fault settings: %w", err)
 	}
+	tel, err := telemetry.New(ctx, sc.Name, tcfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
 	db, err := database.Open(ctx, sc.Database, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := svc.build(ctx, db, inj, log)
-	if err != nil {
+	closeAll := func() {
 		_ = database.Close(db)
+		shutdown(tel, log)
+	}
+	if err := tel.InstrumentGORM(db); err != nil {
+		closeAll()
 		return nil, nil, err
 	}
-	return h, func() { _ = database.Close(db) }, nil
+	h, err := svc.build(ctx, db, inj, log, httpx.Options{Middleware: tel.Middleware(), Metrics: tel.Handler()})
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return h, closeAll, nil
+}
+
+// shutdown flushes the spans still buffered, for up to five seconds.
+func shutdown(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("telemetry shutdown", "error", err)
+	}
 }

@@ -2,44 +2,58 @@
 // runs OrderWorkflow, and runs the activities, which call the four services over HTTP.
 // On SIGINT or SIGTERM it stops polling and lets running activities finish.
 //
+// It serves, on HOST:WORKER_PORT (127.0.0.1:8085), GET /healthz (the process is up),
+// GET /readyz (connected to Temporal and polling the task queue) and GET /metrics (the
+// Temporal SDK's metrics, the saga's, and the orders and task-queue gauges).
+//
 // Settings come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TEMPORAL_TASK_QUEUE, ORDER_URL, INVENTORY_URL, PAYMENT_URL, SHIPPING_URL (or the
-// services' *_PORT), LOG_FORMAT, LOG_LEVEL.
+// services' *_PORT), HOST, WORKER_PORT, OTEL_EXPORTER_OTLP_ENDPOINT, LOG_FORMAT, LOG_LEVEL.
 package main
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/ordersaga/ordersaga/activities"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/logging"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/services/shipping"
 	"github.com/ordersaga/ordersaga/worker"
+	"go.temporal.io/sdk/client"
 )
 
 // Config is the worker's whole configuration.
 type Config struct {
-	Temporal config.Temporal
-	Services config.ServiceURLs
-	Log      logging.Config
+	Addr      string
+	Temporal  config.Temporal
+	Services  config.ServiceURLs
+	Telemetry telemetry.Config
+	Log       logging.Config
 }
 
 func readConfig(getenv func(string) string) (Config, error) {
 	r := env.New(getenv)
 	cfg := Config{
-		Temporal: config.ReadTemporal(r),
-		Services: config.ReadServiceURLs(r),
-		Log:      config.ReadLogging(r),
+		Addr:      net.JoinHostPort(r.String("HOST", "127.0.0.1"), strconv.Itoa(config.Port(r, "worker"))),
+		Telemetry: config.ReadTelemetry(r),
+		Temporal:  config.ReadTemporal(r),
+		Services:  config.ReadServiceURLs(r),
+		Log:       config.ReadLogging(r),
 	}
 	return cfg, r.Err()
 }
@@ -62,15 +76,26 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	log = telemetry.Logger(log)
 	log.Info("starting", "config", fmt.Sprintf("%+v", cfg)) // Temporal's String masks the API key
 
-	tc, err := temporalx.Connect(ctx, cfg.Temporal, log)
+	tel, err := telemetry.New(ctx, "worker", cfg.Telemetry, log)
+	if err != nil {
+		return err
+	}
+	defer shutdown(tel, log)
+	identity := fmt.Sprintf("%d@%s@worker", os.Getpid(), hostname())
+	tc, err := temporalx.Connect(ctx, cfg.Temporal, log, tel.ConfigureTemporal, func(o *client.Options) error {
+		o.Identity = identity
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 
 	hc := httpx.NewHTTPClient()
+	hc.Transport = tel.Transport(hc.Transport)
 	acts := &activities.Activities{
 		Orders:    order.NewClient(cfg.Services.Order, hc),
 		Inventory: inventory.NewClient(cfg.Services.Inventory, hc),
@@ -81,10 +106,34 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	log.Info("polling", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
-	<-ctx.Done()
+	log.Info("polling", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace(), "identity", identity)
+
+	obs := worker.NewObserver(tc, cfg.Temporal.Namespace(), cfg.Temporal.TaskQueue, tel.Registry, log)
+	observing, stopObserving := context.WithCancel(ctx)
+	defer stopObserving()
+	go obs.Run(observing, worker.ObserveInterval)
+
+	h := httpx.NewEngine(log, httpx.Codes{}, httpx.Options{Metrics: tel.Handler(), Ready: obs.Polling(identity)})
+	err = httpx.Serve(ctx, cfg.Addr, h, log) // until ctx ends
 	log.Info("stopping: draining running activities", "timeout", worker.StopTimeout)
 	w.Stop()
 	log.Info("stopped")
-	return nil
+	return err
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}
+
+// shutdown flushes the spans still buffered, for up to five seconds.
+func shutdown(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("telemetry shutdown", "error", err)
+	}
 }

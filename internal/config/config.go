@@ -10,6 +10,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/logging"
+	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 )
@@ -123,7 +124,7 @@ const (
 var ServiceNames = []string{Order, Inventory, Payment, Shipping}
 
 // DefaultPorts are the dev ports of the processes.
-var DefaultPorts = map[string]int{"api": 8080, Order: 8081, Inventory: 8082, Payment: 8083, Shipping: 8084}
+var DefaultPorts = map[string]int{"api": 8080, Order: 8081, Inventory: 8082, Payment: 8083, Shipping: 8084, "worker": 8085}
 
 // Port reads <NAME>_PORT for a process (e.g. INVENTORY_PORT), defaulting to DefaultPorts.
 func Port(r *env.Reader, name string) int {
@@ -147,6 +148,12 @@ func ReadServiceURLs(r *env.Reader) ServiceURLs {
 // ReadLogging reads LOG_FORMAT (text or json) and LOG_LEVEL (default info).
 func ReadLogging(r *env.Reader) logging.Config {
 	return logging.Config{Format: r.String("LOG_FORMAT", "text"), Level: r.String("LOG_LEVEL", "info")}
+}
+
+// ReadTelemetry reads OTEL_EXPORTER_OTLP_ENDPOINT: set, traces are exported over
+// OTLP/HTTP to it (the exporter reads the other OTEL_EXPORTER_OTLP_* variables itself).
+func ReadTelemetry(r *env.Reader) telemetry.Config {
+	return telemetry.Config{OTLPEndpoint: r.String(telemetry.EnvOTLPEndpoint, "")}
 }
 
 // EnvName returns the environment variable holding setting suffix for a process:

@@ -233,3 +233,14 @@ func Take[T any](tx *gorm.DB, column string, key any, notFound error) (T, error)
 func Lock[T any](tx *gorm.DB, column string, key any, notFound error) (T, error) {
 	return Take[T](tx.Clauses(clause.Locking{Strength: "UPDATE"}), column, key, notFound)
 }
+
+// Ping returns a readiness check of db: nil when the database answers.
+func Ping(db *gorm.DB) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return err
+		}
+		return sqlDB.PingContext(ctx)
+	}
+}

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,11 +24,23 @@ const RetryAfterSeconds = 1
 // MaxBodyBytes is the largest request body a JSON endpoint reads.
 const MaxBodyBytes = 1 << 20
 
+// Options are what a composition root adds to an engine.
+type Options struct {
+	// Middleware runs outermost, around everything else, so it sees the final answer:
+	// telemetry's span and metrics per request.
+	Middleware []gin.HandlerFunc
+	// Metrics, when set, is served on GET /metrics.
+	Metrics http.Handler
+	// Ready, when set, answers GET /readyz: 200 when it returns nil, 503 with its error
+	// otherwise (a service checks its database).
+	Ready func(ctx context.Context) error
+}
+
 // NewEngine returns a Gin engine whose errors are answered from codes as problem+json:
 // handlers report an error with c.Error(err) and return. It also answers unknown routes,
-// wrong methods and panics with problems, and logs every request but health checks.
-// outer middleware (metrics, say) runs around all of that, so it sees the final answer.
-func NewEngine(log *slog.Logger, codes Codes, outer ...gin.HandlerFunc) *gin.Engine {
+// wrong methods and panics with problems, logs every request but probes and scrapes, and
+// serves GET /healthz (the process is up) and what opts add.
+func NewEngine(log *slog.Logger, codes Codes, opts Options) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -36,14 +49,35 @@ func NewEngine(log *slog.Logger, codes Codes, outer ...gin.HandlerFunc) *gin.Eng
 	// "/orders" for a client that left an ID empty.
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(outer...)
+	r.Use(opts.Middleware...)
 	r.Use(logRequests(log), recoverPanics(log), renderErrors(log, codes))
 	r.NoRoute(func(c *gin.Context) { _ = c.Error(fmt.Errorf("%w: %s", ErrRouteNotFound, c.Request.URL.Path)) })
 	r.NoMethod(func(c *gin.Context) {
 		_ = c.Error(fmt.Errorf("%w: %s %s", ErrMethodNotAllowed, c.Request.Method, c.Request.URL.Path))
 	})
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	if opts.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(opts.Metrics))
+	}
+	if opts.Ready != nil {
+		r.GET("/readyz", readyz(opts.Ready))
+	}
 	return r
+}
+
+// ReadyTimeout bounds a readiness check.
+const ReadyTimeout = 3 * time.Second
+
+func readyz(check func(ctx context.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), ReadyTimeout)
+		defer cancel()
+		if err := check(ctx); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": err.Error()})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	}
 }
 
 // WriteProblem answers p as application/problem+json.

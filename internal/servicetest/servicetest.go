@@ -17,11 +17,12 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/problem"
 )
 
 // Build builds a service's HTTP handler over a database: each service's New.
-type Build func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error)
+type Build func(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger, opts httpx.Options) (http.Handler, error)
 
 // Open opens the database of cfg and closes it when t ends.
 func Open(t testing.TB, cfg database.Config) *gorm.DB {
@@ -42,7 +43,7 @@ func Serve(t testing.TB, db *gorm.DB, operations []string, build Build) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := build(context.Background(), db, inj, slog.New(slog.DiscardHandler))
+	h, err := build(context.Background(), db, inj, slog.New(slog.DiscardHandler), httpx.Options{})
 	if err != nil {
 		t.Fatalf("build the service: %v", err)
 	}

@@ -16,14 +16,23 @@ import (
 	"github.com/ordersaga/ordersaga/internal/config"
 )
 
+// Option adjusts the client's options before dialling (telemetry's ConfigureTemporal
+// adds metrics and tracing).
+type Option func(*client.Options) error
+
 // Dial connects to Temporal, retrying for up to wait while the server starts. The client
 // logs through logger.
-func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, wait time.Duration) (client.Client, error) {
+func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, wait time.Duration, options ...Option) (client.Client, error) {
 	opts, err := cfg.ClientOptions()
 	if err != nil {
 		return nil, fmt.Errorf("the Temporal client's options: %w", err)
 	}
 	opts.Logger = log.NewStructuredLogger(logger)
+	for _, o := range options {
+		if err := o(&opts); err != nil {
+			return nil, err
+		}
+	}
 	deadline := time.Now().Add(wait)
 	delay := 100 * time.Millisecond
 	for {
@@ -83,8 +92,8 @@ func CheckSearchAttributes(ctx context.Context, c client.Client, namespace strin
 // Connect is how the worker and the API reach Temporal: Dial, waiting up to a minute for
 // the server, then CheckSearchAttributes, so that a namespace without them stops the
 // process at start rather than every order later.
-func Connect(ctx context.Context, cfg config.Temporal, logger *slog.Logger) (client.Client, error) {
-	c, err := Dial(ctx, cfg, logger, time.Minute)
+func Connect(ctx context.Context, cfg config.Temporal, logger *slog.Logger, options ...Option) (client.Client, error) {
+	c, err := Dial(ctx, cfg, logger, time.Minute, options...)
 	if err != nil {
 		return nil, err
 	}

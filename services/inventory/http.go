@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 )
@@ -22,9 +23,11 @@ import (
 //	GET  /reservations/{orderId}       an order's reservation
 //	POST /reservations/{orderId}/release  release it (fault operation "release")
 //	GET|PUT /admin/faults              fault injection settings
-func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger) http.Handler {
+//	GET  /healthz                      liveness
+//	GET  /readyz, GET /metrics        readiness and metrics, when opts has them (New checks the database)
+func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger, opts httpx.Options) http.Handler {
 	h := handler{store: store}
-	r := httpx.NewEngine(log, Codes)
+	r := httpx.NewEngine(log, Codes, opts)
 	inj.Register(r)
 	up := r.Group("", inj.Reads())
 	up.GET("/products", h.listProducts)
@@ -113,10 +116,13 @@ func (h handler) release(c *gin.Context) {
 
 // New builds the inventory service over db: it creates its tables (and seed data) when
 // missing and returns its HTTP handler.
-func New(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
+func New(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger, opts httpx.Options) (http.Handler, error) {
 	store, err := NewStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(store, inj, log), nil
+	if opts.Ready == nil {
+		opts.Ready = database.Ping(db)
+	}
+	return NewHandler(store, inj, log, opts), nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 )
@@ -22,11 +23,12 @@ import (
 //	PUT  /orders/{orderId}/status       mirror an intermediate status, body StatusUpdate
 //	GET|PUT /admin/faults               fault injection settings
 //	GET  /healthz                       liveness
+//	GET  /readyz, GET /metrics        readiness and metrics, when opts has them (New checks the database)
 //
 // Reads and the status update fail only when the whole service is down.
-func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger) http.Handler {
+func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger, opts httpx.Options) http.Handler {
 	h := handler{store: store}
-	r := httpx.NewEngine(log, Codes)
+	r := httpx.NewEngine(log, Codes, opts)
 	inj.Register(r)
 	up := r.Group("", inj.Reads())
 	up.GET("/orders", h.list)
@@ -105,10 +107,13 @@ func bindListQuery(c *gin.Context) (ListQuery, error) {
 
 // New builds the order service over db: it creates its tables (and seed data) when
 // missing and returns its HTTP handler.
-func New(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
+func New(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger, opts httpx.Options) (http.Handler, error) {
 	store, err := NewStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(store, inj, log), nil
+	if opts.Ready == nil {
+		opts.Ready = database.Ping(db)
+	}
+	return NewHandler(store, inj, log, opts), nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/validate"
@@ -23,9 +24,10 @@ import (
 //	PUT  /customers/{customerId}      create a customer or set its balance
 //	GET|PUT /admin/faults             fault injection settings
 //	GET  /healthz                     liveness
-func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger) http.Handler {
+//	GET  /readyz, GET /metrics        readiness and metrics, when opts has them (New checks the database)
+func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger, opts httpx.Options) http.Handler {
 	h := handler{store: store}
-	r := httpx.NewEngine(log, Codes)
+	r := httpx.NewEngine(log, Codes, opts)
 	inj.Register(r)
 	up := r.Group("", inj.Reads())
 	up.GET("/payments/:orderId", h.getPayment)
@@ -90,10 +92,13 @@ func (h handler) upsertCustomer(c *gin.Context) {
 
 // New builds the payment service over db: it creates its tables (and seed data) when
 // missing and returns its HTTP handler.
-func New(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
+func New(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger, opts httpx.Options) (http.Handler, error) {
 	store, err := NewStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(store, inj, log), nil
+	if opts.Ready == nil {
+		opts.Ready = database.Ping(db)
+	}
+	return NewHandler(store, inj, log, opts), nil
 }

@@ -777,7 +777,7 @@ func TestRefundNeverAnswersSuccessWhileCharged(t *testing.T) {
 		t.Fatal(err)
 	}
 	inj, _ := faults.New(payment.Operations, faults.Config{})
-	srv := httptest.NewServer(payment.NewHandler(store, inj, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(payment.NewHandler(store, inj, slog.New(slog.DiscardHandler), httpx.Options{}))
 	t.Cleanup(srv.Close)
 	s := service{url: srv.URL, client: payment.NewClient(srv.URL, nil)}
 

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 )
@@ -20,9 +21,11 @@ import (
 //	POST /shipments/{orderId}/cancel   cancel it, or void it when there is none (fault operation "cancel")
 //	GET|PUT /admin/faults              fault injection settings
 //	GET  /healthz                      process up
-func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger) http.Handler {
+//	GET  /readyz, GET /metrics        readiness and metrics, when opts has them (New checks the database)
+//	GET  /readyz                       its database answers (New); GET /metrics with opts.Metrics
+func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger, opts httpx.Options) http.Handler {
 	h := handler{store: store}
-	r := httpx.NewEngine(log, Codes)
+	r := httpx.NewEngine(log, Codes, opts)
 	inj.Register(r)
 	up := r.Group("", inj.Reads())
 	up.GET("/shipments/:orderId", h.getShipment)
@@ -57,10 +60,13 @@ func (h handler) cancel(c *gin.Context) {
 
 // New builds the shipping service over db: it creates its tables (and seed data) when
 // missing and returns its HTTP handler.
-func New(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger) (http.Handler, error) {
+func New(ctx context.Context, db *gorm.DB, inj *faults.Injector, log *slog.Logger, opts httpx.Options) (http.Handler, error) {
 	store, err := NewStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(store, inj, log), nil
+	if opts.Ready == nil {
+		opts.Ready = database.Ping(db)
+	}
+	return NewHandler(store, inj, log, opts), nil
 }
