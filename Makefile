@@ -46,6 +46,17 @@ load: build ## place mixed orders on the running stack (make run) and check the 
 chaos: build $(BIN)/temporal ## orders under load with killed workers, outages, PostgreSQL and Temporal restarts; ORDERS=2000
 	$(BIN)/chaos -orders $(or $(ORDERS),200) $(ARGS)
 
+PROMETHEUS_PORT ?= 9099
+
+.PHONY: observe
+observe: ## Prometheus scraping the running `make run` stack, with the alert rules (Debian's prometheus package)
+	@command -v prometheus >/dev/null || { echo "prometheus is not installed: apt-get install prometheus"; exit 1; }
+	@mkdir -p .data/prometheus
+	@echo "Prometheus: http://localhost:$(PROMETHEUS_PORT)  (graphs /graph, alerts /alerts, targets /targets). Ctrl-C stops it."
+	@echo "Traces: start make run with OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 and a trace viewer there (README: Watching it run)."
+	@prometheus --config.file=deploy/observability/prometheus.yml --storage.tsdb.path=.data/prometheus \
+		--web.listen-address=127.0.0.1:$(PROMETHEUS_PORT) --log.level=warn
+
 .PHONY: tools
 tools: $(BIN)/temporal $(BIN)/staticcheck $(BIN)/workflowcheck ## install the pinned temporal CLI and linters into bin/
 

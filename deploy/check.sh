@@ -151,13 +151,15 @@ def go_files(*dirs):
                 if fn.endswith(".go") and not fn.endswith("_test.go"):
                     yield os.path.join(dirpath, fn)
 
-code = "\n".join(open(p).read() for p in go_files("cmd", "internal", "api", "worker", "starter"))
+code = "\n".join(open(p).read() for p in go_files("cmd", "internal", "api", "app", "worker", "starter"))
 literal_keys = set(re.findall(r'\.(?:String|Int|Int64|Float|Bool|Duration|List)\("([A-Z][A-Z0-9_]*)"', code))
 suffixes = set(re.findall(r'EnvName\([A-Za-z.]+,\s*"([A-Z][A-Z0-9_]*)"\)', code))
-processes = NAMES + ["API"]  # config.Port also reads API_PORT
+processes = NAMES + ["API", "WORKER"]  # config.Port also reads API_PORT and WORKER_PORT
+# The Temporal connection is read by the SDK's envconfig; internal/config names its variables.
+envconfig_keys = set(re.findall(r"TEMPORAL_[A-Z0-9_]+", read("internal/config/config.go")))
 
 def known(key):
-    if key in literal_keys:
+    if key in literal_keys or key in envconfig_keys:
         return True
     for p in processes:
         if key.startswith(p + "_") and key[len(p) + 1:] in suffixes:

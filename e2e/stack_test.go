@@ -55,14 +55,15 @@ const operatorToken = "e2e-operator-token"
 var (
 	// env is what TestMain set up; the tests read it.
 	env struct {
-		root      string // the repository
-		binDir    string // freshly built binaries
-		temporal  string // bin/temporal
-		tempAddr  string // the dev server's frontend
-		logDir    string
-		tc        client.Client
-		stacks    []*stack
-		recording *recorder
+		root        string // the repository
+		binDir      string // freshly built binaries
+		temporal    string // bin/temporal
+		tempAddr    string // the dev server's frontend
+		tempMetrics string // the dev server's /metrics address
+		logDir      string
+		tc          client.Client
+		stacks      []*stack
+		recording   *recorder
 	}
 	recordHistories = flag.Bool("record-histories", false, "write the histories of representative orders to workflows/testdata/histories")
 )
@@ -109,9 +110,10 @@ func setUp() error {
 		return fmt.Errorf("build binaries: %w", err)
 	}
 
-	port := freePort()
+	port, metricsPort := freePort(), freePort()
 	env.tempAddr = "127.0.0.1:" + strconv.Itoa(port)
-	srv, err := startProc("temporal", env.temporal, devserver.Args(devserver.Options{Port: port}), nil)
+	env.tempMetrics = "127.0.0.1:" + strconv.Itoa(metricsPort)
+	srv, err := startProc("temporal", env.temporal, devserver.Args(devserver.Options{Port: port, MetricsPort: metricsPort}), nil)
 	if err != nil {
 		return err
 	}

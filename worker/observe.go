@@ -17,7 +17,7 @@ import (
 	"github.com/ordersaga/ordersaga/saga"
 )
 
-// ObserveInterval is how often Observer counts parked orders and reads the backlog.
+// ObserveInterval is how often, by default, Observer counts parked orders and reads the backlog.
 const ObserveInterval = 15 * time.Second
 
 // Observer reports, as gauges, what no single workflow can count and what must survive a

@@ -5,7 +5,7 @@
 // part exits) stops them all, the API first and Temporal last, leaving no process behind.
 //
 // Settings: BIN_DIR (bin), DATA_DIR (.data), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT
-// (8233), API_PORT, WORKER_PORT and the services' *_PORT, OPERATOR_TOKENS (a dev token is made up and
+// (8233), TEMPORAL_METRICS_PORT (8239), API_PORT, WORKER_PORT and the services' *_PORT, OPERATOR_TOKENS (a dev token is made up and
 // printed when unset), and everything the parts read themselves.
 package main
 
@@ -35,6 +35,7 @@ import (
 type Config struct {
 	BinDir, DataDir      string
 	TemporalPort, UIPort int
+	TemporalMetricsPort  int
 	APIPort, WorkerPort  int
 	ServicePorts         map[string]int
 	OperatorTokens       string
@@ -45,15 +46,16 @@ type Config struct {
 func readConfig(getenv func(string) string) (Config, error) {
 	r := env.New(getenv)
 	cfg := Config{
-		BinDir:         r.String("BIN_DIR", "bin"),
-		DataDir:        r.String("DATA_DIR", ".data"),
-		TemporalPort:   r.Int("TEMPORAL_PORT", 7233),
-		UIPort:         r.Int("TEMPORAL_UI_PORT", 8233),
-		APIPort:        config.Port(r, "api"),
-		WorkerPort:     config.Port(r, "worker"),
-		ServicePorts:   map[string]int{},
-		OperatorTokens: r.String("OPERATOR_TOKENS", ""),
-		DatabaseURL:    r.String("DATABASE_URL", ""),
+		BinDir:              r.String("BIN_DIR", "bin"),
+		DataDir:             r.String("DATA_DIR", ".data"),
+		TemporalPort:        r.Int("TEMPORAL_PORT", 7233),
+		UIPort:              r.Int("TEMPORAL_UI_PORT", 8233),
+		TemporalMetricsPort: r.Int("TEMPORAL_METRICS_PORT", 8239),
+		APIPort:             config.Port(r, "api"),
+		WorkerPort:          config.Port(r, "worker"),
+		ServicePorts:        map[string]int{},
+		OperatorTokens:      r.String("OPERATOR_TOKENS", ""),
+		DatabaseURL:         r.String("DATABASE_URL", ""),
 	}
 	for _, name := range config.ServiceNames {
 		cfg.ServicePorts[name] = config.Port(r, name)
@@ -109,7 +111,8 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 
 	log.Info("starting the Temporal dev server", "address", temporalAddr, "ui", uiURL)
 	if _, err := start("temporal", devserver.Args(devserver.Options{
-		Port: cfg.TemporalPort, UIPort: cfg.UIPort, DBFile: filepath.Join(cfg.DataDir, "temporal.db"),
+		Port: cfg.TemporalPort, UIPort: cfg.UIPort, MetricsPort: cfg.TemporalMetricsPort,
+		DBFile: filepath.Join(cfg.DataDir, "temporal.db"),
 	})...); err != nil {
 		return fmt.Errorf("%w (run `make tools` to build bin/temporal)", err)
 	}

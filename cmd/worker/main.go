@@ -8,7 +8,8 @@
 //
 // Settings come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TEMPORAL_TASK_QUEUE, ORDER_URL, INVENTORY_URL, PAYMENT_URL, SHIPPING_URL (or the
-// services' *_PORT), HOST, WORKER_PORT, OTEL_EXPORTER_OTLP_ENDPOINT, LOG_FORMAT, LOG_LEVEL.
+// services' *_PORT), HOST, WORKER_PORT, OBSERVE_INTERVAL (15s), OTEL_EXPORTER_OTLP_ENDPOINT,
+// LOG_FORMAT, LOG_LEVEL.
 package main
 
 import (
@@ -39,21 +40,24 @@ import (
 
 // Config is the worker's whole configuration.
 type Config struct {
-	Addr      string
-	Temporal  config.Temporal
-	Services  config.ServiceURLs
-	Telemetry telemetry.Config
-	Log       logging.Config
+	Addr string
+	// ObserveInterval is how often the orders-in-status and backlog gauges are read.
+	ObserveInterval time.Duration
+	Temporal        config.Temporal
+	Services        config.ServiceURLs
+	Telemetry       telemetry.Config
+	Log             logging.Config
 }
 
 func readConfig(getenv func(string) string) (Config, error) {
 	r := env.New(getenv)
 	cfg := Config{
-		Addr:      net.JoinHostPort(r.String("HOST", "127.0.0.1"), strconv.Itoa(config.Port(r, "worker"))),
-		Telemetry: config.ReadTelemetry(r),
-		Temporal:  config.ReadTemporal(r),
-		Services:  config.ReadServiceURLs(r),
-		Log:       config.ReadLogging(r),
+		Addr:            net.JoinHostPort(r.String("HOST", "127.0.0.1"), strconv.Itoa(config.Port(r, "worker"))),
+		Telemetry:       config.ReadTelemetry(r),
+		ObserveInterval: r.Duration("OBSERVE_INTERVAL", worker.ObserveInterval),
+		Temporal:        config.ReadTemporal(r),
+		Services:        config.ReadServiceURLs(r),
+		Log:             config.ReadLogging(r),
 	}
 	return cfg, r.Err()
 }
@@ -111,7 +115,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	obs := worker.NewObserver(tc, cfg.Temporal.Namespace(), cfg.Temporal.TaskQueue, tel.Registry, log)
 	observing, stopObserving := context.WithCancel(ctx)
 	defer stopObserving()
-	go obs.Run(observing, worker.ObserveInterval)
+	go obs.Run(observing, cfg.ObserveInterval)
 
 	h := httpx.NewEngine(log, httpx.Codes{}, httpx.Options{Metrics: tel.Handler(), Ready: obs.Polling(identity)})
 	err = httpx.Serve(ctx, cfg.Addr, h, log) // until ctx ends

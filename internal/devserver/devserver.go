@@ -13,6 +13,8 @@ import (
 type Options struct {
 	// Port is the frontend's gRPC port; UIPort the Web UI's (0 disables the UI).
 	Port, UIPort int
+	// MetricsPort serves the server's Prometheus metrics on /metrics (0: a random port).
+	MetricsPort int
 	// DBFile keeps the server's state in a SQLite file; empty keeps it in memory.
 	DBFile string
 	// Namespace is created at start ("default" always exists).
@@ -41,6 +43,9 @@ func Args(o Options) []string {
 		args = append(args, "--ui-port", strconv.Itoa(o.UIPort))
 	} else {
 		args = append(args, "--headless")
+	}
+	if o.MetricsPort > 0 {
+		args = append(args, "--metrics-port", strconv.Itoa(o.MetricsPort))
 	}
 	if o.DBFile != "" {
 		// WAL with NORMAL sync survives a crash of the server process, and spares the
