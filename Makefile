@@ -52,7 +52,7 @@ PROMETHEUS_PORT ?= 9099
 observe: ## Prometheus scraping the running `make run` stack, with the alert rules (Debian's prometheus package)
 	@command -v prometheus >/dev/null || { echo "prometheus is not installed: apt-get install prometheus"; exit 1; }
 	@mkdir -p .data/prometheus
-	@echo "Prometheus: http://localhost:$(PROMETHEUS_PORT)  (graphs /graph, alerts /alerts, targets /targets). Ctrl-C stops it."
+	@echo "Prometheus: http://localhost:$(PROMETHEUS_PORT)  (graphs /graph, alerts /classic/alerts, targets /classic/targets). Ctrl-C stops it."
 	@echo "Traces: start make run with OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 and a trace viewer there (README: Watching it run)."
 	@prometheus --config.file=deploy/observability/prometheus.yml --storage.tsdb.path=.data/prometheus \
 		--web.listen-address=127.0.0.1:$(PROMETHEUS_PORT) --log.level=warn

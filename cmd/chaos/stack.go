@@ -50,12 +50,16 @@ func freePort() (int, error) {
 // startStack starts everything, waiting until each part answers.
 func startStack(ctx context.Context, bin, pgBin, dir string, log *slog.Logger) (*stack, error) {
 	s := &stack{bin: bin, dir: dir, ports: map[string]int{}, token: "chaos-operator"}
+	taken := map[int]bool{}
 	for _, name := range []string{"postgres", "temporal", "api", "worker-0", "worker-1", config.Order, config.Inventory, config.Payment, config.Shipping} {
 		p, err := freePort()
+		for err == nil && taken[p] { // the kernel may offer a port twice: never give it twice
+			p, err = freePort()
+		}
 		if err != nil {
 			return nil, err
 		}
-		s.ports[name] = p
+		s.ports[name], taken[p] = p, true
 	}
 	log.Info("starting PostgreSQL", "port", s.ports["postgres"])
 	pg, err := newPostgres(ctx, pgBin, filepath.Join(dir, "pg"), s.ports["postgres"])
