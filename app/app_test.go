@@ -70,11 +70,31 @@ func TestPlaceANewOrder(t *testing.T) {
 	t.Run("an Idempotency-Key derives the order ID and is kept", func(t *testing.T) {
 		sagas := &fakeSagas{}
 		p, err := newService(sagas, &fakeOrders{}).Place(ctx, request(), "k-1", 0)
-		if err != nil || p.Order.OrderID != app.OrderIDForKey("k-1") || sagas.placed.IdempotencyKey != "k-1" {
+		if err != nil || p.Order.OrderID != app.OrderIDForKey("cust-1", "k-1") || sagas.placed.IdempotencyKey != "k-1" {
 			t.Errorf("placed %s (%v), placement %+v", p.Order.OrderID, err, sagas.placed)
 		}
-		if app.OrderIDForKey("k-1") == app.OrderIDForKey("k-2") || len(app.OrderIDForKey("k-1")) != 28 {
-			t.Errorf("OrderIDForKey = %q", app.OrderIDForKey("k-1"))
+		if app.OrderIDForKey("cust-1", "k-1") == app.OrderIDForKey("cust-1", "k-2") || len(app.OrderIDForKey("cust-1", "k-1")) != 28 {
+			t.Errorf("OrderIDForKey = %q", app.OrderIDForKey("cust-1", "k-1"))
+		}
+	})
+	t.Run("the same Idempotency-Key from two customers is two orders", func(t *testing.T) {
+		sagas := &fakeSagas{}
+		s := newService(sagas, &fakeOrders{})
+		first, err := s.Place(ctx, request(), "k-1", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := request()
+		other.CustomerID = "cust-2"
+		second, err := s.Place(ctx, other, "k-1", 0)
+		if err != nil || !second.Created || second.Order.OrderID == first.Order.OrderID ||
+			second.Order.OrderID != app.OrderIDForKey("cust-2", "k-1") {
+			t.Errorf("cust-2 with cust-1's key: %s created=%v (%v); want a new order, not %s",
+				second.Order.OrderID, second.Created, err, first.Order.OrderID)
+		}
+		// Concatenations that agree must not make the same ID.
+		if app.OrderIDForKey("cust-1", "2k") == app.OrderIDForKey("cust-12", "k") {
+			t.Error("OrderIDForKey does not separate the customer from the key")
 		}
 	})
 	t.Run("with a wait it starts and waits in one request, and answers the settled order", func(t *testing.T) {
@@ -230,7 +250,7 @@ func TestPlaceARepeatedRequest(t *testing.T) {
 		if _, err := s.Place(ctx, request(), "k", 0); err != nil {
 			t.Fatal(err)
 		}
-		id := app.OrderIDForKey("k")
+		id := app.OrderIDForKey("cust-1", "k")
 		sagas.watch = func(context.Context, []byte) ([]byte, bool, error) {
 			orders.set(stored(id, order.Completed, nil)) // the saga's first step wrote the order, and it completed
 			return []byte("t"), true, nil

@@ -86,10 +86,13 @@ func (r PlaceRequest) sameAs(o order.Order) bool {
 	return true
 }
 
-// OrderIDForKey returns the ID of the order placed with an Idempotency-Key: "ord-" and 24
-// hex digits of the key's SHA-256, so that the same key always finds the same order.
-func OrderIDForKey(key string) string {
-	sum := sha256.Sum256([]byte("idempotency-key:" + key))
+// OrderIDForKey returns the ID of the order a customer placed with an Idempotency-Key:
+// "ord-" and 24 hex digits of the SHA-256 of the customer and the key, so that the same
+// key from the same customer always finds the same order, and the same key from two
+// customers makes two orders (a key is the client's choice: it must not reveal, or
+// collide with, another customer's order). The NUL separator cannot occur in either.
+func OrderIDForKey(customerID, key string) string {
+	sum := sha256.Sum256([]byte("idempotency-key\x00" + customerID + "\x00" + key))
 	return "ord-" + hex.EncodeToString(sum[:12])
 }
 
@@ -121,7 +124,7 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest, key string, wait 
 	switch {
 	case orderID != "":
 	case key != "":
-		orderID = OrderIDForKey(key)
+		orderID = OrderIDForKey(req.CustomerID, key)
 	default:
 		orderID = workflows.NewOrderID()
 	}

@@ -226,7 +226,7 @@ func TestAnOrderIDReusedAfterRetention(t *testing.T) {
 		old(req.OrderID, req)
 		key := "key-" + randomHex(6)
 		keyed := orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:3")
-		old(app.OrderIDForKey(key), keyed)
+		old(app.OrderIDForKey(cust, key), keyed)
 
 		if r := s.call(t, http.MethodPost, "/v1/orders", req); r.status != http.StatusOK || r.view(t).Status != saga.StatusCompleted {
 			t.Errorf("the same request again: %d %s, want 200 with the COMPLETED order", r.status, r.body)
@@ -236,13 +236,13 @@ func TestAnOrderIDReusedAfterRetention(t *testing.T) {
 		if r := s.call(t, http.MethodPost, "/v1/orders", other); r.status != http.StatusConflict || r.problem(t).Code != "OrderExists" {
 			t.Errorf("the same order ID with another body: %d %s, want 409 OrderExists", r.status, r.body)
 		}
-		if r := s.call(t, http.MethodPost, "/v1/orders", keyed, "Idempotency-Key", key); r.status != http.StatusOK || r.view(t).OrderID != app.OrderIDForKey(key) {
+		if r := s.call(t, http.MethodPost, "/v1/orders", keyed, "Idempotency-Key", key); r.status != http.StatusOK || r.view(t).OrderID != app.OrderIDForKey(cust, key) {
 			t.Errorf("the same key and body again: %d %s, want 200 with the old order", r.status, r.body)
 		}
 		if r := s.call(t, http.MethodPost, "/v1/orders", orderRequest(cust, "pm_card_visa", "US", "SKU-BOOK:2"), "Idempotency-Key", key); r.status != http.StatusUnprocessableEntity || r.problem(t).Code != "IdempotencyKeyReused" {
 			t.Errorf("the same key with another body: %d %s, want 422 IdempotencyKeyReused", r.status, r.body)
 		}
-		for _, id := range []string{req.OrderID, app.OrderIDForKey(key)} {
+		for _, id := range []string{req.OrderID, app.OrderIDForKey(cust, key)} {
 			if _, err := s.tc.DescribeWorkflowExecution(ctx, saga.WorkflowID(id), ""); !errors.As(err, new(*serviceerror.NotFound)) {
 				t.Errorf("a workflow was started for the reused ID %s: %v", id, err)
 			}

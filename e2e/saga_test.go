@@ -171,6 +171,12 @@ func TestIdempotencyKey(t *testing.T) {
 		if third.status != http.StatusUnprocessableEntity || third.problem(t).Code != "IdempotencyKeyReused" {
 			t.Errorf("same key, other body: %d %s, want 422 IdempotencyKeyReused", third.status, third.body)
 		}
+		// Another customer's identical key is another order, not a 422 about this one.
+		stranger := s.newCustomer(t, 100000)
+		theirs := s.call(t, http.MethodPost, "/v1/orders?wait=20s", orderRequest(stranger, "pm_card_visa", "US", "SKU-MUG:2"), "Idempotency-Key", key)
+		if theirs.status != http.StatusAccepted || theirs.view(t).OrderID == a.OrderID || theirs.view(t).CustomerID != stranger {
+			t.Errorf("the same key from another customer: %d %s, want 202 with a new order", theirs.status, theirs.body)
+		}
 		sameID := orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:2")
 		sameID.OrderID = a.OrderID
 		fourth := s.call(t, http.MethodPost, "/v1/orders", sameID)
