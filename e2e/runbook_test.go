@@ -81,7 +81,7 @@ func (rb *runbook) run(t *testing.T, name, orderID, customerID string) string {
 	cmd.Env = append(os.Environ(),
 		"TEMPORAL_ADDRESS="+env.tempAddr, "TEMPORAL_NAMESPACE=default",
 		"ORDER_ID="+orderID, "CUSTOMER_ID="+customerID,
-		"API="+rb.s.apiURL, "TOKEN="+operatorToken,
+		"API="+rb.s.apiURL, "TOKEN="+operatorToken, "SERVICE_TOKEN="+serviceToken,
 		"ORDER_URL="+rb.s.urls[config.Order], "INVENTORY_URL="+rb.s.urls[config.Inventory],
 		"PAYMENT_URL="+rb.s.urls[config.Payment], "SHIPPING_URL="+rb.s.urls[config.Shipping],
 	)

@@ -39,6 +39,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
 	"github.com/ordersaga/ordersaga/internal/devserver"
 	"github.com/ordersaga/ordersaga/internal/faults"
+	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/problem"
 	"github.com/ordersaga/ordersaga/internal/proc"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
@@ -49,8 +50,11 @@ import (
 	"github.com/ordersaga/ordersaga/services/shipping"
 )
 
-// operatorToken is the stacks' operator bearer token.
-const operatorToken = "e2e-operator-token"
+// operatorToken is the stacks' operator bearer token; serviceToken the services' (SERVICE_TOKENS).
+const (
+	operatorToken = "e2e-operator-token"
+	serviceToken  = "e2e-service-token"
+)
 
 var (
 	// env is what TestMain set up; the tests read it.
@@ -226,6 +230,8 @@ func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
 		"TEMPORAL_TASK_QUEUE=" + s.taskQueue,
 		"DATA_DIR=" + dataDir,
 		"OPERATOR_TOKENS=" + operatorToken,
+		"SERVICE_TOKENS=" + serviceToken,
+		"FAULTS_ENABLED=true", "SEED_DEMO_DATA=true",
 		"APPROVAL_THRESHOLD_CENTS=100000",
 		"APPROVAL_TIMEOUT=1h",
 		"COMPENSATION_MAX_ATTEMPTS=3",
@@ -241,10 +247,11 @@ func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
 	for _, svc := range config.ServiceNames {
 		s.urls[svc] = base(svc)
 	}
-	s.orders = order.NewClient(base(config.Order), nil)
-	s.inventory = inventory.NewClient(base(config.Inventory), nil)
-	s.payments = payment.NewClient(base(config.Payment), nil)
-	s.shipping = shipping.NewClient(base(config.Shipping), nil)
+	hc := httpx.NewServiceHTTPClient(serviceToken)
+	s.orders = order.NewClient(base(config.Order), hc)
+	s.inventory = inventory.NewClient(base(config.Inventory), hc)
+	s.payments = payment.NewClient(base(config.Payment), hc)
+	s.shipping = shipping.NewClient(base(config.Shipping), hc)
 	for _, p := range inventory.SeedProducts {
 		s.initialStock[p.SKU] = p.Available
 	}
@@ -310,7 +317,7 @@ func each(t *testing.T, fn func(t *testing.T, s *stack)) {
 }
 
 func startProc(name, path string, args, extraEnv []string) (*proc.Proc, error) {
-	f, err := os.Create(filepath.Join(env.logDir, name+".log"))
+	f, err := os.OpenFile(filepath.Join(env.logDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644) // a restarted process adds to its log
 	if err != nil {
 		return nil, err
 	}

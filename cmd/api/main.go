@@ -3,20 +3,18 @@
 //
 // Settings come from the environment: HOST, API_PORT, TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL, the services' *_URL (or
-// *_PORT), OPERATOR_TOKENS, APPROVAL_THRESHOLD_CENTS, APPROVAL_TIMEOUT,
+// *_PORT), SERVICE_TOKENS, OPERATOR_TOKENS, APPROVAL_THRESHOLD_CENTS, APPROVAL_TIMEOUT,
 // COMPENSATION_MAX_ATTEMPTS, OTEL_EXPORTER_OTLP_ENDPOINT, LOG_FORMAT, LOG_LEVEL.
 package main
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/app"
@@ -39,6 +37,7 @@ type Config struct {
 	Addr           string
 	Temporal       config.Temporal
 	Services       config.ServiceURLs
+	Auth           config.ServiceAuth
 	OperatorTokens []string
 	Policy         saga.Policy
 	Telemetry      telemetry.Config
@@ -62,6 +61,7 @@ func readConfig(getenv func(string) string) (Config, error) {
 		Addr:           net.JoinHostPort(r.String("HOST", "127.0.0.1"), strconv.Itoa(config.Port(r, "api"))),
 		Temporal:       config.ReadTemporal(r),
 		Services:       config.ReadServiceURLs(r),
+		Auth:           config.ReadServiceAuth(r),
 		OperatorTokens: r.List("OPERATOR_TOKENS", nil),
 		Policy:         app.ReadPolicy(r),
 		Telemetry:      config.ReadTelemetry(r),
@@ -95,14 +95,14 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	defer shutdown(tel, log)
+	defer tel.Close()
 	tc, err := temporalx.Connect(ctx, cfg.Temporal, log, tel.ConfigureTemporal)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 
-	hc := httpx.NewHTTPClient()
+	hc := httpx.NewServiceHTTPClient(cfg.Auth.Token())
 	hc.Transport = tel.Transport(hc.Transport)
 	orders := order.NewClient(cfg.Services.Order, hc)
 	catalog := inventory.NewClient(cfg.Services.Inventory, hc)
@@ -125,13 +125,4 @@ func run(ctx context.Context, getenv func(string) string) error {
 		Middleware: tel.Middleware(),
 	}, log)
 	return httpx.Serve(ctx, cfg.Addr, handler, log)
-}
-
-// shutdown flushes the spans still buffered, for up to five seconds.
-func shutdown(tel *telemetry.Telemetry, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := tel.Shutdown(ctx); err != nil {
-		log.Warn("telemetry shutdown", "error", err)
-	}
 }

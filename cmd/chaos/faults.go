@@ -38,7 +38,7 @@ func (s *stack) schedule(scale float64) []*fault {
 		return func(context.Context) error { return s.startWorker(i) }
 	}
 	set := func(service string, cfg faults.Config) func(context.Context) error {
-		fc := faults.NewClient(httpx.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports[service]), nil, nil))
+		fc := faults.NewClient(httpx.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports[service]), httpx.NewServiceHTTPClient(s.svcToken), nil))
 		return func(ctx context.Context) error { return fc.Set(ctx, cfg) }
 	}
 	none := func(context.Context) error { return nil }

@@ -40,6 +40,7 @@ import (
 	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/books"
 	"github.com/ordersaga/ordersaga/internal/env"
+	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/loadgen"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
@@ -113,8 +114,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return fmt.Errorf("start the stack (logs in %s): %w", dir, err)
 	}
 	hostname, _ := os.Hostname()
-	inv := inventory.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports["inventory"]), nil)
-	pay := payment.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports["payment"]), nil)
+	hc := httpx.NewServiceHTTPClient(s.svcToken)
+	inv := inventory.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports["inventory"]), hc)
+	pay := payment.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports["payment"]), hc)
 	cat, open, err := loadgen.Provision(ctx, inv, pay, runID, *orders, *concurrency)
 	if err != nil {
 		return err
@@ -163,7 +165,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 
 	check, err := books.Check(ctx, books.Services{API: api.NewClient(s.apiURL, nil), Inventory: inv, Payments: pay,
-		Shipping: shipping.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports["shipping"]), nil)}, rep.OrderIDs(), open)
+		Shipping: shipping.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports["shipping"]), hc)}, rep.OrderIDs(), open)
 	if err != nil {
 		return fmt.Errorf("check the books: %w", err)
 	}

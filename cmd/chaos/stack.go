@@ -28,7 +28,8 @@ type stack struct {
 	env      []string
 	ports    map[string]int
 	apiURL   string
-	token    string
+	token    string // the operator's
+	svcToken string // the services' (SERVICE_TOKENS)
 	tc       client.Client
 
 	mu       sync.Mutex
@@ -49,7 +50,7 @@ func freePort() (int, error) {
 
 // startStack starts everything, waiting until each part answers.
 func startStack(ctx context.Context, bin, pgBin, dir string, log *slog.Logger) (*stack, error) {
-	s := &stack{bin: bin, dir: dir, ports: map[string]int{}, token: "chaos-operator"}
+	s := &stack{bin: bin, dir: dir, ports: map[string]int{}, token: "chaos-operator", svcToken: "chaos-service"}
 	taken := map[int]bool{}
 	for _, name := range []string{"postgres", "temporal", "api", "worker-0", "worker-1", config.Order, config.Inventory, config.Payment, config.Shipping} {
 		p, err := freePort()
@@ -79,6 +80,7 @@ func startStack(ctx context.Context, bin, pgBin, dir string, log *slog.Logger) (
 		"TEMPORAL_ADDRESS=" + temporalAddr,
 		"DATABASE_URL=" + pg.URL("ordersaga"),
 		"OPERATOR_TOKENS=" + s.token,
+		"SERVICE_TOKENS=" + s.svcToken,
 		"FAULTS_ENABLED=true", "SEED_DEMO_DATA=true",
 		"API_PORT=" + strconv.Itoa(s.ports["api"]),
 		"LOG_LEVEL=warn",

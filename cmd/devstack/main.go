@@ -6,7 +6,8 @@
 //
 // Settings: BIN_DIR (bin), DATA_DIR (.data), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT
 // (8233), TEMPORAL_METRICS_PORT (8239), API_PORT, WORKER_PORT and the services' *_PORT, OPERATOR_TOKENS (a dev token is made up and
-// printed when unset), and everything the parts read themselves.
+// printed when unset), FAULTS_ENABLED and SEED_DEMO_DATA (true), SERVICE_TOKENS (unset: the services run in DEV_MODE, their writes
+// open), and everything the parts read themselves.
 package main
 
 import (
@@ -40,7 +41,9 @@ type Config struct {
 	ServicePorts         map[string]int
 	OperatorTokens       string
 	devToken             bool
-	DatabaseURL          string
+	// ServiceTokens protect the services' writes; unset, they run in DEV_MODE (open).
+	ServiceTokens string
+	DatabaseURL   string
 }
 
 func readConfig(getenv func(string) string) (Config, error) {
@@ -55,6 +58,7 @@ func readConfig(getenv func(string) string) (Config, error) {
 		WorkerPort:          config.Port(r, "worker"),
 		ServicePorts:        map[string]int{},
 		OperatorTokens:      r.String("OPERATOR_TOKENS", ""),
+		ServiceTokens:       r.String("SERVICE_TOKENS", ""),
 		DatabaseURL:         r.String("DATABASE_URL", ""),
 	}
 	for _, name := range config.ServiceNames {
@@ -96,6 +100,17 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		"TEMPORAL_UI_URL=" + uiURL,
 		"OPERATOR_TOKENS=" + cfg.OperatorTokens,
 		"DATA_DIR=" + cfg.DataDir,
+	}
+	if cfg.ServiceTokens == "" {
+		// On a laptop the services may run open; anywhere else SERVICE_TOKENS is required.
+		childEnv = append(childEnv, "DEV_MODE=true")
+	}
+	// The demo: its catalogue and customers, and fault injection to play with. Both are
+	// off by default everywhere else.
+	for _, kv := range []string{"FAULTS_ENABLED=true", "SEED_DEMO_DATA=true"} {
+		if name, _, _ := strings.Cut(kv, "="); getenv(name) == "" {
+			childEnv = append(childEnv, kv)
+		}
 	}
 
 	var running []*proc.Proc
@@ -192,6 +207,10 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
 	if cfg.DatabaseURL != "" {
 		storage = "PostgreSQL (DATABASE_URL), one schema per service"
 	}
+	serviceAuth := "SERVICE_TOKENS (as set): the services' writes need one"
+	if cfg.ServiceTokens == "" {
+		serviceAuth = "off (DEV_MODE): set SERVICE_TOKENS to require a token on the services' writes"
+	}
 	token := "OPERATOR_TOKENS (as set)"
 	if cfg.devToken {
 		token = cfg.OperatorTokens + "   (made up for this run; set OPERATOR_TOKENS to choose)"
@@ -205,6 +224,7 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
     worker         http://localhost:%[11]d   (/readyz, /metrics; the API and services serve /metrics too)
     storage        %[8]s
     operator token %[9]s
+    service auth   %[12]s
     processes      %[10]s
 
   Place an order:
@@ -216,5 +236,5 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
   Ctrl-C stops everything.
 `, apiURL, uiURL, cfg.TemporalPort, cfg.ServicePorts[config.Order], cfg.ServicePorts[config.Inventory],
 		cfg.ServicePorts[config.Payment], cfg.ServicePorts[config.Shipping], storage, token, strings.Join(pids, " "),
-		cfg.WorkerPort)
+		cfg.WorkerPort, serviceAuth)
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/ordersaga/ordersaga/books"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/env"
+	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/loadgen"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/payment"
@@ -80,6 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	r := env.New(getenv)
 	cfg.APIURL = r.String("API_URL", fmt.Sprintf("http://127.0.0.1:%d", config.Port(r, "api")))
 	urls := config.ReadServiceURLs(r)
+	hc := httpx.NewServiceHTTPClient(config.ReadServiceAuth(r).Token())
 	if tokens := r.List("OPERATOR_TOKENS", nil); len(tokens) > 0 {
 		cfg.OperatorToken = tokens[0]
 	}
@@ -94,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		delete(cfg.Mix, loadgen.Approval)
 	}
 
-	inv, pay := inventory.NewClient(urls.Inventory, nil), payment.NewClient(urls.Payment, nil)
+	inv, pay := inventory.NewClient(urls.Inventory, hc), payment.NewClient(urls.Payment, hc)
 	cat, open, err := loadgen.Provision(ctx, inv, pay, cfg.RunID, cfg.Orders, cfg.Concurrency)
 	if err != nil {
 		return err
@@ -113,7 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	check, err := books.Check(ctx, books.Services{API: api.NewClient(cfg.APIURL, nil), Inventory: inv, Payments: pay,
-		Shipping: shipping.NewClient(urls.Shipping, nil)}, rep.OrderIDs(), open)
+		Shipping: shipping.NewClient(urls.Shipping, hc)}, rep.OrderIDs(), open)
 	if err != nil {
 		return fmt.Errorf("check the books: %w", err)
 	}

@@ -2,11 +2,20 @@
 // shipping), each a Gin HTTP service over its own tables: all four by default, or the
 // ones named as arguments (`services inventory`), each on its own port.
 //
+// Production switches, off unless set to true: FAULTS_ENABLED (fault injection and
+// /admin/faults, 404 otherwise) and SEED_DEMO_DATA (the demo catalogue and customers).
+// `make run`, the tests and the chaos run turn both on.
+//
 // Storage: with <NAME>_DATABASE_URL a service uses that PostgreSQL database; else with
 // DATABASE_URL it uses its own schema (named after the service) in that database; else an
 // embedded SQLite file <DATA_DIR>/<name>.db (DATA_DIR defaults to .data). Fault injection
 // starts from <NAME>_FAULT_ERROR_RATE, <NAME>_FAULT_LATENCY_MS, <NAME>_FAULT_DOWN and
 // <NAME>_FAULT_OPERATIONS. Ports: <NAME>_PORT (8081-8084) on HOST (127.0.0.1).
+//
+// Logging: LOG_FORMAT, LOG_LEVEL. Traces: OTEL_EXPORTER_OTLP_ENDPOINT.
+//
+// Every POST and PUT needs a bearer token of SERVICE_TOKENS (comma-separated; callers send
+// the first). Without tokens the process refuses to start, unless DEV_MODE=true.
 package main
 
 import (
@@ -23,7 +32,6 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"time"
 
 	"gorm.io/gorm"
 
@@ -45,20 +53,28 @@ type service struct {
 	name       string
 	operations []string
 	build      func(context.Context, *gorm.DB, *faults.Injector, *slog.Logger, httpx.Options) (http.Handler, error)
+	// seed loads the service's demo data, if it has any.
+	seed func(context.Context, *gorm.DB) error
 }
 
 var services = []service{
-	{config.Order, order.Operations, order.New},
-	{config.Inventory, inventory.Operations, inventory.New},
-	{config.Payment, payment.Operations, payment.New},
-	{config.Shipping, shipping.Operations, shipping.New},
+	{config.Order, order.Operations, order.New, nil},
+	{config.Inventory, inventory.Operations, inventory.New, inventory.Seed},
+	{config.Payment, payment.Operations, payment.New, payment.Seed},
+	{config.Shipping, shipping.Operations, shipping.New, nil},
 }
 
 // Config is the process's whole configuration.
 type Config struct {
-	Services  []ServiceConfig
-	Log       logging.Config
-	Telemetry telemetry.Config
+	Services []ServiceConfig
+	Auth     config.ServiceAuth
+	// FaultsEnabled (FAULTS_ENABLED) serves /admin/faults and applies the
+	// <NAME>_FAULT_* settings; off, neither exists (404).
+	FaultsEnabled bool
+	// SeedDemoData (SEED_DEMO_DATA) loads the demo catalogue and customers at start.
+	SeedDemoData bool
+	Log          logging.Config
+	Telemetry    telemetry.Config
 }
 
 // ServiceConfig is one service's configuration.
@@ -75,7 +91,8 @@ func readConfig(args []string, getenv func(string) string) (Config, error) {
 	if len(names) == 0 {
 		names = r.List("SERVICES", config.ServiceNames)
 	}
-	cfg := Config{Log: config.ReadLogging(r), Telemetry: config.ReadTelemetry(r)}
+	cfg := Config{Log: config.ReadLogging(r), Telemetry: config.ReadTelemetry(r), Auth: config.ReadServiceAuth(r),
+		FaultsEnabled: r.Bool("FAULTS_ENABLED", false), SeedDemoData: r.Bool("SEED_DEMO_DATA", false)}
 	host := r.String("HOST", "127.0.0.1")
 	dataDir := r.String("DATA_DIR", ".data")
 	sharedURL := r.String("DATABASE_URL", "")
@@ -97,10 +114,18 @@ func readConfig(args []string, getenv func(string) string) (Config, error) {
 				Operations: r.List(config.EnvName(name, "FAULT_OPERATIONS"), nil),
 			},
 		}
+		if !cfg.FaultsEnabled && (sc.Faults.ErrorRate != 0 || sc.Faults.LatencyMs != 0 || sc.Faults.Down || len(sc.Faults.Operations) > 0) {
+			r.Fail(fmt.Errorf("%s: fault settings are given but FAULTS_ENABLED is not true", name))
+		}
 		if sc.Database.URL == "" && sharedURL != "" {
 			sc.Database.URL, sc.Database.Schema = sharedURL, name
 		}
 		cfg.Services = append(cfg.Services, sc)
+	}
+	if len(cfg.Auth.Tokens) == 0 && !cfg.Auth.DevMode {
+		r.Fail(errors.New("SERVICE_TOKENS is not set: every POST and PUT of the services (charges, " +
+			"balances, stock) would be open to anyone who can reach them; set it (the worker and " +
+			"the API send the first token), or DEV_MODE=true on a laptop"))
 	}
 	return cfg, r.Err()
 }
@@ -124,6 +149,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err
 	}
 	root = telemetry.Logger(root)
+	if len(cfg.Auth.Tokens) == 0 {
+		root.Warn("DEV_MODE: no SERVICE_TOKENS, the services' writes are open to anyone who can reach them")
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -134,8 +162,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	)
 	for _, sc := range cfg.Services {
 		log := root.With("service", sc.Name)
-		log.Info("starting", "addr", sc.Addr, "database", sc.Database.String(), "faults", fmt.Sprintf("%+v", sc.Faults))
-		h, closeDB, err := build(ctx, sc, cfg.Telemetry, log)
+		log.Info("starting", "addr", sc.Addr, "database", sc.Database.String(), "auth", cfg.Auth.String(),
+			"faultsEnabled", cfg.FaultsEnabled, "faults", fmt.Sprintf("%+v", sc.Faults), "seedDemoData", cfg.SeedDemoData)
+		h, closeDB, err := build(ctx, sc, cfg, log)
 		if err != nil {
 			cancel()
 			wg.Wait()
@@ -158,18 +187,21 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 // build opens a service's database and returns its handler and a function closing the
 // database and flushing its telemetry. Each service has its own telemetry (its own
 // /metrics), as it would in a process of its own.
-func build(ctx context.Context, sc ServiceConfig, tcfg telemetry.Config, log *slog.Logger) (http.Handler, func(), error) {
+func build(ctx context.Context, sc ServiceConfig, cfg Config, log *slog.Logger) (http.Handler, func(), error) {
 	var svc service
 	for _, s := range services {
 		if s.name == sc.Name {
 			svc = s
 		}
 	}
-	inj, err := faults.New(svc.operations, sc.Faults)
-	if err != nil {
-		return nil, nil, fmt.Errorf("fault settings: %w", err)
+	inj := faults.Off()
+	if cfg.FaultsEnabled {
+		var err error
+		if inj, err = faults.New(svc.operations, sc.Faults); err != nil {
+			return nil, nil, fmt.Errorf("fault settings: %w", err)
+		}
 	}
-	tel, err := telemetry.New(ctx, sc.Name, tcfg, log)
+	tel, err := telemetry.New(ctx, sc.Name, cfg.Telemetry, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -179,25 +211,19 @@ func build(ctx context.Context, sc ServiceConfig, tcfg telemetry.Config, log *sl
 	}
 	closeAll := func() {
 		_ = database.Close(db)
-		shutdown(tel, log)
+		tel.Close()
 	}
 	if err := tel.InstrumentGORM(db); err != nil {
 		closeAll()
 		return nil, nil, err
 	}
-	h, err := svc.build(ctx, db, inj, log, httpx.Options{Middleware: tel.Middleware(), Metrics: tel.Handler()})
+	h, err := svc.build(ctx, db, inj, log, httpx.Options{Middleware: tel.Middleware(), Metrics: tel.Handler(), WriteTokens: cfg.Auth.Tokens})
+	if err == nil && cfg.SeedDemoData && svc.seed != nil {
+		err = svc.seed(ctx, db)
+	}
 	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
 	return h, closeAll, nil
-}
-
-// shutdown flushes the spans still buffered, for up to five seconds.
-func shutdown(tel *telemetry.Telemetry, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := tel.Shutdown(ctx); err != nil {
-		log.Warn("telemetry shutdown", "error", err)
-	}
 }

@@ -4,7 +4,8 @@
 //
 // Settings come from the environment: the Temporal connection (TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...), TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL,
-// ORDER_URL and INVENTORY_URL (or their *_PORT), APPROVAL_THRESHOLD_CENTS,
+// ORDER_URL and INVENTORY_URL (or their *_PORT; PAYMENT_URL and SHIPPING_URL are read and
+// unused), SERVICE_TOKENS (the first is sent to the services), APPROVAL_THRESHOLD_CENTS,
 // APPROVAL_TIMEOUT, COMPENSATION_MAX_ATTEMPTS.
 package main
 
@@ -22,6 +23,7 @@ import (
 	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/env"
+	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
@@ -50,6 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	r := env.New(getenv)
 	tcfg := config.ReadTemporal(r)
 	urls := config.ReadServiceURLs(r)
+	auth := config.ReadServiceAuth(r)
 	policy := app.ReadPolicy(r)
 	if err := r.Err(); err != nil {
 		return err
@@ -60,9 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err
 	}
 	defer tc.Close()
+	hc := httpx.NewServiceHTTPClient(auth.Token())
 	uses := app.New(app.Config{Namespace: tcfg.Namespace(), UIURL: tcfg.UIURL, Policy: policy},
 		workflows.NewClient(tc, tcfg.Namespace(), tcfg.TaskQueue, nil),
-		order.NewClient(urls.Order, nil), inventory.NewClient(urls.Inventory, nil), log)
+		order.NewClient(urls.Order, hc), inventory.NewClient(urls.Inventory, hc), log)
 	s := &starter.Starter{Orders: uses, Temporal: tc, Out: os.Stdout}
 	return s.Run(ctx, req)
 }

@@ -8,14 +8,13 @@
 //
 // Settings come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TEMPORAL_TASK_QUEUE, ORDER_URL, INVENTORY_URL, PAYMENT_URL, SHIPPING_URL (or the
-// services' *_PORT), HOST, WORKER_PORT, OBSERVE_INTERVAL (15s), OTEL_EXPORTER_OTLP_ENDPOINT,
+// services' *_PORT), SERVICE_TOKENS, HOST, WORKER_PORT, OBSERVE_INTERVAL (15s), OTEL_EXPORTER_OTLP_ENDPOINT,
 // LOG_FORMAT, LOG_LEVEL.
 package main
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -45,6 +44,7 @@ type Config struct {
 	ObserveInterval time.Duration
 	Temporal        config.Temporal
 	Services        config.ServiceURLs
+	Auth            config.ServiceAuth
 	Telemetry       telemetry.Config
 	Log             logging.Config
 }
@@ -57,6 +57,7 @@ func readConfig(getenv func(string) string) (Config, error) {
 		ObserveInterval: r.Duration("OBSERVE_INTERVAL", worker.ObserveInterval),
 		Temporal:        config.ReadTemporal(r),
 		Services:        config.ReadServiceURLs(r),
+		Auth:            config.ReadServiceAuth(r),
 		Log:             config.ReadLogging(r),
 	}
 	return cfg, r.Err()
@@ -87,7 +88,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	defer shutdown(tel, log)
+	defer tel.Close()
 	identity := fmt.Sprintf("%d@%s@worker", os.Getpid(), hostname())
 	tc, err := temporalx.Connect(ctx, cfg.Temporal, log, tel.ConfigureTemporal, func(o *client.Options) error {
 		o.Identity = identity
@@ -98,7 +99,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	defer tc.Close()
 
-	hc := httpx.NewHTTPClient()
+	hc := httpx.NewServiceHTTPClient(cfg.Auth.Token())
 	hc.Transport = tel.Transport(hc.Transport)
 	acts := &activities.Activities{
 		Orders:    order.NewClient(cfg.Services.Order, hc),
@@ -131,13 +132,4 @@ func hostname() string {
 		return "unknown"
 	}
 	return h
-}
-
-// shutdown flushes the spans still buffered, for up to five seconds.
-func shutdown(tel *telemetry.Telemetry, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := tel.Shutdown(ctx); err != nil {
-		log.Warn("telemetry shutdown", "error", err)
-	}
 }

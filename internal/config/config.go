@@ -150,6 +150,35 @@ func ReadLogging(r *env.Reader) logging.Config {
 	return logging.Config{Format: r.String("LOG_FORMAT", "text"), Level: r.String("LOG_LEVEL", "info")}
 }
 
+// ServiceAuth is how the services' write endpoints are protected.
+type ServiceAuth struct {
+	// Tokens are SERVICE_TOKENS: the bearer tokens the services accept on every POST and
+	// PUT. Callers send the first; list a new one second on the services, then first
+	// everywhere, then drop the old one, to rotate without downtime.
+	Tokens []string
+	// DevMode (DEV_MODE=true) lets the services start without tokens, their writes open
+	// to anyone who can reach them: for a laptop, never for a deployment.
+	DevMode bool
+}
+
+// String masks the tokens.
+func (a ServiceAuth) String() string {
+	return fmt.Sprintf("{Tokens:%d set DevMode:%v}", len(a.Tokens), a.DevMode)
+}
+
+// Token is the token a caller sends, or "".
+func (a ServiceAuth) Token() string {
+	if len(a.Tokens) == 0 {
+		return ""
+	}
+	return a.Tokens[0]
+}
+
+// ReadServiceAuth reads SERVICE_TOKENS and DEV_MODE.
+func ReadServiceAuth(r *env.Reader) ServiceAuth {
+	return ServiceAuth{Tokens: r.List("SERVICE_TOKENS", nil), DevMode: r.Bool("DEV_MODE", false)}
+}
+
 // ReadTelemetry reads OTEL_EXPORTER_OTLP_ENDPOINT: set, traces are exported over
 // OTLP/HTTP to it (the exporter reads the other OTEL_EXPORTER_OTLP_* variables itself).
 func ReadTelemetry(r *env.Reader) telemetry.Config {

@@ -41,6 +41,7 @@ type Config struct {
 // safe for concurrent use.
 type Injector struct {
 	ops []string
+	off bool
 
 	mu   sync.Mutex
 	cfg  Config
@@ -56,6 +57,13 @@ func New(ops []string, cfg Config) (*Injector, error) {
 	}
 	return in, nil
 }
+
+// Off returns an Injector switched off, as in production: it injects nothing and serves
+// no /admin/faults (404).
+func Off() *Injector { return &Injector{off: true} }
+
+// Enabled reports whether fault injection is on.
+func (in *Injector) Enabled() bool { return !in.off }
 
 // Config returns the current settings.
 func (in *Injector) Config() Config {
@@ -127,6 +135,10 @@ func (in *Injector) Reads() gin.HandlerFunc {
 }
 
 func (in *Injector) apply(c *gin.Context, op string) {
+	if in.off {
+		c.Next()
+		return
+	}
 	delay, err := in.decide(op)
 	if delay > 0 {
 		t := time.NewTimer(delay)
@@ -147,8 +159,11 @@ func (in *Injector) apply(c *gin.Context, op string) {
 	c.Next()
 }
 
-// Register adds GET and PUT /admin/faults to r.
+// Register adds GET and PUT /admin/faults to r, unless the Injector is Off.
 func (in *Injector) Register(r gin.IRoutes) {
+	if in.off {
+		return
+	}
 	r.GET("/admin/faults", func(c *gin.Context) { c.JSON(http.StatusOK, in.Config()) })
 	r.PUT("/admin/faults", func(c *gin.Context) {
 		var cfg Config

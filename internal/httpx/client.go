@@ -27,6 +27,16 @@ func NewHTTPClient() *http.Client {
 	return &http.Client{Transport: t}
 }
 
+// NewServiceHTTPClient is NewHTTPClient sending token as the bearer token of every
+// request (the services' SERVICE_TOKENS); an empty token sends none.
+func NewServiceHTTPClient(token string) *http.Client {
+	hc := NewHTTPClient()
+	if token != "" {
+		hc.Transport = BearerTransport(hc.Transport, token)
+	}
+	return hc
+}
+
 // Client calls one service's JSON endpoints and turns error answers back into the
 // service's sentinel errors.
 type Client struct {

@@ -34,6 +34,9 @@ type Options struct {
 	// Ready, when set, answers GET /readyz: 200 when it returns nil, 503 with its error
 	// otherwise (a service checks its database).
 	Ready func(ctx context.Context) error
+	// WriteTokens, when set, are the bearer tokens every POST, PUT, PATCH and DELETE must
+	// carry (the services' SERVICE_TOKENS): 401 without one, 403 with another.
+	WriteTokens []string
 }
 
 // NewEngine returns a Gin engine whose errors are answered from codes as problem+json:
@@ -51,6 +54,9 @@ func NewEngine(log *slog.Logger, codes Codes, opts Options) *gin.Engine {
 	r.RedirectFixedPath = false
 	r.Use(opts.Middleware...)
 	r.Use(logRequests(log), recoverPanics(log), renderErrors(log, codes))
+	if len(opts.WriteTokens) > 0 {
+		r.Use(writesNeedToken(opts.WriteTokens))
+	}
 	r.NoRoute(func(c *gin.Context) { _ = c.Error(fmt.Errorf("%w: %s", ErrRouteNotFound, c.Request.URL.Path)) })
 	r.NoMethod(func(c *gin.Context) {
 		_ = c.Error(fmt.Errorf("%w: %s %s", ErrMethodNotAllowed, c.Request.Method, c.Request.URL.Path))

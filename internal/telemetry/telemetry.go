@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -121,6 +122,18 @@ func endpointOption(endpoint string) otlptracehttp.Option {
 // Shutdown exports the spans still buffered and stops the providers.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	return errors.Join(t.Tracers.Shutdown(ctx), t.Meters.Shutdown(ctx))
+}
+
+// CloseTimeout bounds Close.
+const CloseTimeout = 5 * time.Second
+
+// Close is Shutdown for a process on its way out: within CloseTimeout, a failure logged.
+func (t *Telemetry) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), CloseTimeout)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		t.log.Warn("telemetry shutdown", "error", err)
+	}
 }
 
 // Handler serves the registry in the Prometheus text format (GET /metrics).

@@ -27,7 +27,11 @@ type service struct {
 
 func start(t *testing.T, cfg database.Config) service {
 	t.Helper()
-	url := servicetest.Serve(t, servicetest.Open(t, cfg), inventory.Operations, inventory.New)
+	db := servicetest.Open(t, cfg)
+	url := servicetest.Serve(t, db, inventory.Operations, inventory.New)
+	if err := inventory.Seed(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
 	return service{url: url, client: inventory.NewClient(url, nil)}
 }
 

@@ -69,19 +69,11 @@ type Store struct {
 	db *gorm.DB
 }
 
-// NewStore creates the tables when missing and loads SeedProducts, leaving products that
-// already exist as they are.
+// NewStore creates the tables when missing.
 func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
 	err := database.Migrate(ctx, db, "inventory", func(tx *gorm.DB) error {
 		if err := tx.AutoMigrate(&productRow{}, &reservationRow{}); err != nil {
 			return fmt.Errorf("migrate inventory tables: %w", err)
-		}
-		rows := make([]productRow, len(SeedProducts))
-		for i, p := range SeedProducts {
-			rows[i] = productRow{SKU: p.SKU, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available}
-		}
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
-			return fmt.Errorf("seed products: %w", err)
 		}
 		return nil
 	})
@@ -89,6 +81,19 @@ func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
 		return nil, err
 	}
 	return &Store{db: db}, nil
+}
+
+// Seed loads the demo catalogue, SeedProducts, into db (after NewStore made the tables),
+// leaving products that already exist as they are: only when SEED_DEMO_DATA asks for it.
+func Seed(ctx context.Context, db *gorm.DB) error {
+	rows := make([]productRow, len(SeedProducts))
+	for i, p := range SeedProducts {
+		rows[i] = productRow{SKU: p.SKU, Name: p.Name, PriceCents: p.PriceCents, Available: p.Available}
+	}
+	if err := db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+		return fmt.Errorf("seed products: %w", err)
+	}
+	return nil
 }
 
 // Products returns the catalogue ordered by SKU.

@@ -31,7 +31,11 @@ type service struct {
 
 func start(t *testing.T, cfg database.Config) service {
 	t.Helper()
-	url := servicetest.Serve(t, servicetest.Open(t, cfg), payment.Operations, payment.New)
+	db := servicetest.Open(t, cfg)
+	url := servicetest.Serve(t, db, payment.Operations, payment.New)
+	if err := payment.Seed(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
 	return service{url: url, client: payment.NewClient(url, nil)}
 }
 

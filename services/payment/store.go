@@ -62,19 +62,11 @@ type Store struct {
 	refundHook func()
 }
 
-// NewStore creates the tables when missing and loads SeedCustomers, leaving customers that
-// already exist (and their balances) as they are.
+// NewStore creates the tables when missing.
 func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
 	err := database.Migrate(ctx, db, "payment", func(tx *gorm.DB) error {
 		if err := tx.AutoMigrate(&customerRow{}, &paymentRow{}); err != nil {
 			return fmt.Errorf("migrate payment tables: %w", err)
-		}
-		rows := make([]customerRow, len(SeedCustomers))
-		for i, c := range SeedCustomers {
-			rows[i] = customerRow{CustomerID: c.CustomerID, BalanceCents: c.BalanceCents}
-		}
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
-			return fmt.Errorf("seed customers: %w", err)
 		}
 		return nil
 	})
@@ -82,6 +74,20 @@ func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
 		return nil, err
 	}
 	return &Store{db: db}, nil
+}
+
+// Seed loads the demo customers, SeedCustomers, into db (after NewStore made the tables),
+// leaving customers that already exist (and their balances) as they are: only when
+// SEED_DEMO_DATA asks for it.
+func Seed(ctx context.Context, db *gorm.DB) error {
+	rows := make([]customerRow, len(SeedCustomers))
+	for i, c := range SeedCustomers {
+		rows[i] = customerRow{CustomerID: c.CustomerID, BalanceCents: c.BalanceCents}
+	}
+	if err := db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+		return fmt.Errorf("seed customers: %w", err)
+	}
+	return nil
 }
 
 // Customer returns one customer, or ErrNotFound.
