@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/saga"
@@ -33,7 +34,10 @@ func DecodeDecision(payload []byte) (saga.Decision, error) {
 	if err != nil {
 		return saga.Decision{}, fmt.Errorf(`want {"by": "...", "note": "..."}: %w`, err)
 	}
-	if dec.More() {
+	// Nothing may follow the object: not another value, nor a stray ']' or '}' (which
+	// dec.More would let through).
+	_, end := dec.Token() //workflowcheck:ignore
+	if !errors.Is(end, io.EOF) {
 		return saga.Decision{}, errors.New(`want a single {"by": "...", "note": "..."} object`)
 	}
 	return normalized(d), nil
