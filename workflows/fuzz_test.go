@@ -84,8 +84,8 @@ func FuzzDecodeDecision(f *testing.F) {
 		var want saga.Decision
 		dec := json.NewDecoder(bytes.NewReader(payload))
 		dec.DisallowUnknownFields()
-		wellFormed := len(bytes.TrimSpace(payload)) == 0 || dec.Decode(&want) == nil
-		if wellFormed {
+		wellFormed := len(bytes.TrimSpace(payload)) == 0 // nothing (Go's white space included) is an empty decision
+		if !wellFormed && dec.Decode(&want) == nil {
 			_, end := dec.Token()
 			wellFormed = errors.Is(end, io.EOF)
 		}
