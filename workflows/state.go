@@ -24,7 +24,8 @@ func normalized(d saga.Decision) saga.Decision {
 // error saying what is wrong with the payload.
 func DecodeDecision(payload []byte) (saga.Decision, error) {
 	var d saga.Decision
-	if len(bytes.TrimSpace(payload)) == 0 || string(bytes.TrimSpace(payload)) == "null" {
+	// JSON's white space only: anything else around the object is refused below.
+	if trimmed := bytes.Trim(payload, " \t\r\n"); len(trimmed) == 0 || string(trimmed) == "null" {
 		return d, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
