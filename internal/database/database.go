@@ -160,12 +160,24 @@ func openSQLite(cfg Config, gcfg *gorm.Config) (*gorm.DB, error) {
 		return nil, fmt.Errorf("create directory for %s: %w", cfg.SQLitePath, err)
 	}
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	// The busy timeout first: the switch to WAL takes a lock that replicas opening the
+	// same new file at once contend for, and without the timeout the loser fails at once.
 	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
-	db, err := gorm.Open(sqlite.Open("file:"+cfg.SQLitePath+"?"+q.Encode()), gcfg)
+	// Switching a new file to WAL can answer SQLITE_BUSY at once, busy timeout or not,
+	// when replicas open it together: try again for a few seconds.
+	var db *gorm.DB
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		db, err = gorm.Open(sqlite.Open("file:"+cfg.SQLitePath+"?"+q.Encode()), gcfg)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg, err)
 	}
