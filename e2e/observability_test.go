@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ordersaga/ordersaga/internal/servicetest"
 
 	"go.yaml.in/yaml/v3"
 
@@ -532,15 +533,7 @@ type metricsText []string
 
 func scrape(t *testing.T, url string) metricsText {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := servicetest.Send(t, http.MethodGet, url, "", "")
 	return strings.Split(string(data), "\n")
 }
 
