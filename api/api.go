@@ -56,6 +56,8 @@ type Config struct {
 	// OperatorTokens are the bearer tokens accepted on operator endpoints; with none,
 	// operator endpoints answer 403.
 	OperatorTokens []string
+	// Codec is the codec server's; without a codec there is none.
+	Codec CodecConfig
 }
 
 // Deps are the API's collaborators.
@@ -104,5 +106,6 @@ func New(cfg Config, deps Deps, log *slog.Logger) http.Handler {
 	v1.POST("/orders/:orderId/resolve-manually", op, s.decide(app.ResolveManually))
 	v1.GET("/products", s.listProducts)
 	v1.PUT("/products/:sku", op, s.upsertProduct)
+	s.mountCodec(r)
 	return r
 }

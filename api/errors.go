@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/ordersaga/ordersaga/app"
+	"github.com/ordersaga/ordersaga/internal/codec"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/services/inventory"
 )
@@ -16,5 +17,6 @@ var codes = httpx.Codes{
 	{Err: app.ErrOrderExists, Status: http.StatusConflict, Code: "OrderExists", Title: "Order exists"},
 	{Err: app.ErrKeyReused, Status: http.StatusUnprocessableEntity, Code: "IdempotencyKeyReused", Title: "Idempotency key reused"},
 	{Err: app.ErrInvalidState, Status: http.StatusConflict, Code: "InvalidOrderState", Title: "Invalid order state"},
+	{Err: codec.ErrCannotOpen, Status: http.StatusUnprocessableEntity, Code: "PayloadSealed", Title: "Payload cannot be opened"},
 	{Err: inventory.ErrUnknownProduct, Status: http.StatusUnprocessableEntity, Code: "UnknownProduct", Title: "Unknown product"},
 }

@@ -41,6 +41,8 @@ var operatorRoutes = []string{
 	"POST /v1/orders/{orderId}/retry-compensations",
 	"POST /v1/orders/{orderId}/resolve-manually",
 	"PUT /v1/products/{sku}",
+	"POST /codec/decode",
+	"POST /codec/encode",
 }
 
 // problemSchemaRef is the one schema every error answer uses.
@@ -310,7 +312,7 @@ func TestOpenAPIDocument(t *testing.T) {
 
 func TestOpenAPIPathsMatchRoutes(t *testing.T) {
 	doc := loadSpec(t)
-	routes := registeredRoutes(t, New(Config{}, Deps{Metrics: prometheus.NewRegistry()}, slog.New(slog.DiscardHandler)))
+	routes := registeredRoutes(t, New(Config{Codec: testCodecConfig(t)}, Deps{Metrics: prometheus.NewRegistry()}, slog.New(slog.DiscardHandler)))
 	if len(routes) == 0 {
 		t.Fatal("the router registered no routes")
 	}
@@ -394,7 +396,7 @@ func TestOpenAPIOperatorSecurity(t *testing.T) {
 
 	// Which routes the router guards: without credentials they answer 401, with a
 	// wrong token 403, with a right one neither.
-	h := newTestRouter(Config{OperatorTokens: []string{"op-token"}}, Deps{Orders: unserved{}, Catalog: unserved{}})
+	h := newTestRouter(Config{OperatorTokens: []string{"op-token"}, Codec: testCodecConfig(t)}, Deps{Orders: unserved{}, Catalog: unserved{}})
 	var guarded []string
 	for _, route := range registeredRoutes(t, h) {
 		method, path, _ := strings.Cut(route, " ")

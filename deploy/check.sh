@@ -34,10 +34,10 @@ skip() { echo "skipped: $*"; skipped=$((skipped + 1)); }
 warn() { echo "warning: $*"; }
 
 # Placeholder values for the required secrets, only so that the file can be rendered.
-secrets=(POSTGRES_PASSWORD TEMPORAL_DB_PASSWORD ORDERSAGA_DB_PASSWORD SERVICE_TOKENS)
+secrets=(POSTGRES_PASSWORD TEMPORAL_DB_PASSWORD ORDERSAGA_DB_PASSWORD SERVICE_TOKENS PAYLOAD_KEYS)
 with_secrets() {
     env POSTGRES_PASSWORD=check-only TEMPORAL_DB_PASSWORD=check-only \
-        ORDERSAGA_DB_PASSWORD=check-only SERVICE_TOKENS=check-only OPERATOR_TOKENS=check-only "$@"
+        ORDERSAGA_DB_PASSWORD=check-only SERVICE_TOKENS=check-only PAYLOAD_KEYS=check-only OPERATOR_TOKENS=check-only "$@"
 }
 # Never let a developer's deploy/.env leak into the checks.
 no_env_file=(--env-file /dev/null)

@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ordersaga/ordersaga/app"
+	"github.com/ordersaga/ordersaga/internal/codec"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/saga"
@@ -76,7 +78,10 @@ func (rb *runbook) run(t *testing.T, name, orderID, customerID string) string {
 		t.Fatalf("RUNBOOK.md has no block runbook=%s", name)
 	}
 	rb.used[name] = true
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	// Every command runs as RUNBOOK.md says: with the CLI opening payloads through the
+	// API's codec server.
+	rb.used["codec-env"] = true
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", rb.blocks["codec-env"]+script)
 	cmd.Dir = env.root
 	cmd.Env = append(os.Environ(),
 		"TEMPORAL_ADDRESS="+env.tempAddr, "TEMPORAL_NAMESPACE=default",
@@ -175,6 +180,24 @@ func TestRunbook(t *testing.T) {
 		if after := s.product(t, "SKU-LAPTOP"); after.Available != before.Available || after.Reserved != before.Reserved {
 			t.Errorf("SKU-LAPTOP went from %+v to %+v, want the stock back", before, after)
 		}
+	})
+
+	t.Run("order data is sealed; a new payload key is made as the runbook says", func(t *testing.T) {
+		cust := s.newCustomer(t, 500000)
+		v := placeBig(t, cust)
+		if n, err := strconv.Atoi(strings.TrimSpace(rb.run(t, "show-sealed", v.OrderID, cust))); err != nil || n < 3 {
+			t.Errorf("show-sealed counted %d sealed payloads (%v), want the input, the activities' and more", n, err)
+		}
+		key := strings.TrimSpace(rb.run(t, "new-payload-key", "", ""))
+		keys, err := codec.ParseKeys(key)
+		if err == nil {
+			_, err = codec.New(keys)
+		}
+		if err != nil || len(keys) != 1 || keys[0].ID != "k2" {
+			t.Errorf("new-payload-key printed %q: %v", key, err)
+		}
+		mustContain(t, "reject", rb.run(t, "reject", v.OrderID, cust), "Signal workflow succeeded")
+		s.await(t, v.OrderID, 20*time.Second, "rejection", final)
 	})
 
 	t.Run("the API's approve endpoint approves with an operator token", func(t *testing.T) {

@@ -65,7 +65,8 @@ var (
 		tempAddr    string // the dev server's frontend
 		tempMetrics string // the dev server's /metrics address
 		logDir      string
-		tc          client.Client
+		tc          client.Client // opens sealed payloads (every key below)
+		keys        payloadKeys
 		stacks      []*stack
 		recording   *recorder
 	}
@@ -123,8 +124,9 @@ func setUp() error {
 	}
 	cleanups = append(cleanups, func() { _ = srv.Stop(20 * time.Second) })
 	ctx := context.Background()
+	env.keys = newPayloadKeys()
 	env.tc, err = temporalx.Dial(ctx, config.LocalTemporal(env.tempAddr),
-		slog.New(slog.DiscardHandler), time.Minute)
+		slog.New(slog.DiscardHandler), time.Minute, openPayloads(env.keys.all()))
 	if err != nil {
 		return err
 	}
@@ -231,6 +233,7 @@ func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
 		"DATA_DIR=" + dataDir,
 		"OPERATOR_TOKENS=" + operatorToken,
 		"SERVICE_TOKENS=" + serviceToken,
+		"PAYLOAD_KEYS=" + env.keys.stacks,
 		"FAULTS_ENABLED=true", "SEED_DEMO_DATA=true",
 		"APPROVAL_THRESHOLD_CENTS=100000",
 		"APPROVAL_TIMEOUT=1h",

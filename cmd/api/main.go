@@ -3,7 +3,7 @@
 //
 // Settings come from the environment: HOST, API_PORT, TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL, the services' *_URL (or
-// *_PORT), SERVICE_TOKENS, OPERATOR_TOKENS, APPROVAL_THRESHOLD_CENTS, APPROVAL_TIMEOUT,
+// *_PORT), SERVICE_TOKENS, DEV_MODE, OPERATOR_TOKENS, PAYLOAD_KEYS, CODEC_CORS_ORIGINS, APPROVAL_THRESHOLD_CENTS, APPROVAL_TIMEOUT,
 // COMPENSATION_MAX_ATTEMPTS, OTEL_EXPORTER_OTLP_ENDPOINT, LOG_FORMAT, LOG_LEVEL.
 package main
 
@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -39,9 +40,15 @@ type Config struct {
 	Services       config.ServiceURLs
 	Auth           config.ServiceAuth
 	OperatorTokens []string
-	Policy         saga.Policy
-	Telemetry      telemetry.Config
-	Log            logging.Config
+	// Encryption seals what orders store in Temporal; the codec server at /codec opens it
+	// for operators.
+	Encryption config.Encryption
+	// CodecOrigins may call the codec server from a browser (CODEC_CORS_ORIGINS, default
+	// the Web UI's origin, TEMPORAL_UI_URL's).
+	CodecOrigins []string
+	Policy       saga.Policy
+	Telemetry    telemetry.Config
+	Log          logging.Config
 }
 
 // String shows the configuration with the operator tokens masked, for the start-up log.
@@ -57,17 +64,30 @@ func (c Config) String() string {
 
 func readConfig(getenv func(string) string) (Config, error) {
 	r := env.New(getenv)
+	auth := config.ReadServiceAuth(r)
+	temporal := config.ReadTemporal(r)
 	cfg := Config{
 		Addr:           net.JoinHostPort(r.String("HOST", "127.0.0.1"), strconv.Itoa(config.Port(r, "api"))),
-		Temporal:       config.ReadTemporal(r),
+		Temporal:       temporal,
 		Services:       config.ReadServiceURLs(r),
-		Auth:           config.ReadServiceAuth(r),
+		Auth:           auth,
 		OperatorTokens: r.List("OPERATOR_TOKENS", nil),
+		Encryption:     config.ReadEncryption(r, auth.DevMode),
+		CodecOrigins:   r.List("CODEC_CORS_ORIGINS", []string{origin(temporal.UIURL)}),
 		Policy:         app.ReadPolicy(r),
 		Telemetry:      config.ReadTelemetry(r),
 		Log:            config.ReadLogging(r),
 	}
 	return cfg, r.Err()
+}
+
+// origin is the scheme://host[:port] of a URL.
+func origin(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return rawURL
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func main() {
@@ -96,7 +116,8 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer tel.Close()
-	tc, err := temporalx.Connect(ctx, cfg.Temporal, log, tel.ConfigureTemporal)
+	dc := cfg.Encryption.DataConverter()
+	tc, err := temporalx.Connect(ctx, cfg.Temporal, log, tel.ConfigureTemporal, cfg.Encryption.ConfigureTemporal)
 	if err != nil {
 		return err
 	}
@@ -108,10 +129,14 @@ func run(ctx context.Context, getenv func(string) string) error {
 	catalog := inventory.NewClient(cfg.Services.Inventory, hc)
 	payments := payment.NewClient(cfg.Services.Payment, hc)
 	shipments := shipping.NewClient(cfg.Services.Shipping, hc)
-	sagas := workflows.NewClient(tc, cfg.Temporal.Namespace(), cfg.Temporal.TaskQueue, nil)
+	sagas := workflows.NewClient(tc, cfg.Temporal.Namespace(), cfg.Temporal.TaskQueue, dc)
 	uses := app.New(app.Config{Namespace: cfg.Temporal.Namespace(), UIURL: cfg.Temporal.UIURL, Policy: cfg.Policy},
 		sagas, orders, catalog, log)
-	handler := api.New(api.Config{OperatorTokens: cfg.OperatorTokens}, api.Deps{
+	apiCfg := api.Config{OperatorTokens: cfg.OperatorTokens}
+	if cfg.Encryption.Codec != nil {
+		apiCfg.Codec = api.CodecConfig{Codec: cfg.Encryption.Codec, AllowOrigins: cfg.CodecOrigins, Open: cfg.Auth.DevMode}
+	}
+	handler := api.New(apiCfg, api.Deps{
 		Orders:  uses,
 		Catalog: catalog,
 		Readiness: []api.Dependency{

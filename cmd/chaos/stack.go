@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/ordersaga/ordersaga/internal/codec"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/devserver"
 	"github.com/ordersaga/ordersaga/internal/proc"
@@ -81,6 +82,7 @@ func startStack(ctx context.Context, bin, pgBin, dir string, log *slog.Logger) (
 		"DATABASE_URL=" + pg.URL("ordersaga"),
 		"OPERATOR_TOKENS=" + s.token,
 		"SERVICE_TOKENS=" + s.svcToken,
+		"PAYLOAD_KEYS=" + codec.NewKey("chaos"),
 		"FAULTS_ENABLED=true", "SEED_DEMO_DATA=true",
 		"API_PORT=" + strconv.Itoa(s.ports["api"]),
 		"LOG_LEVEL=warn",

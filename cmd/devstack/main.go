@@ -6,7 +6,8 @@
 //
 // Settings: BIN_DIR (bin), DATA_DIR (.data), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT
 // (8233), TEMPORAL_METRICS_PORT (8239), API_PORT, WORKER_PORT and the services' *_PORT, OPERATOR_TOKENS (a dev token is made up and
-// printed when unset), FAULTS_ENABLED and SEED_DEMO_DATA (true), SERVICE_TOKENS (unset: the services run in DEV_MODE, their writes
+// printed when unset), PAYLOAD_KEYS (unset: a dev key is made once and kept in
+// DATA_DIR/payload-keys), FAULTS_ENABLED and SEED_DEMO_DATA (true), SERVICE_TOKENS (unset: the services run in DEV_MODE, their writes
 // open), and everything the parts read themselves.
 package main
 
@@ -14,8 +15,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ordersaga/ordersaga/internal/codec"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/devserver"
 	"github.com/ordersaga/ordersaga/internal/env"
@@ -43,7 +47,9 @@ type Config struct {
 	devToken             bool
 	// ServiceTokens protect the services' writes; unset, they run in DEV_MODE (open).
 	ServiceTokens string
-	DatabaseURL   string
+	// PayloadKeys seal what orders store in Temporal; unset, a dev key kept in DataDir.
+	PayloadKeys string
+	DatabaseURL string
 }
 
 func readConfig(getenv func(string) string) (Config, error) {
@@ -59,6 +65,7 @@ func readConfig(getenv func(string) string) (Config, error) {
 		ServicePorts:        map[string]int{},
 		OperatorTokens:      r.String("OPERATOR_TOKENS", ""),
 		ServiceTokens:       r.String("SERVICE_TOKENS", ""),
+		PayloadKeys:         r.String("PAYLOAD_KEYS", ""),
 		DatabaseURL:         r.String("DATABASE_URL", ""),
 	}
 	for _, name := range config.ServiceNames {
@@ -93,6 +100,11 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return err
 	}
+	if cfg.PayloadKeys == "" {
+		if cfg.PayloadKeys, err = devPayloadKey(filepath.Join(cfg.DataDir, "payload-keys")); err != nil {
+			return err
+		}
+	}
 	temporalAddr := "127.0.0.1:" + strconv.Itoa(cfg.TemporalPort)
 	uiURL := "http://localhost:" + strconv.Itoa(cfg.UIPort)
 	childEnv := []string{
@@ -100,6 +112,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		"TEMPORAL_UI_URL=" + uiURL,
 		"OPERATOR_TOKENS=" + cfg.OperatorTokens,
 		"DATA_DIR=" + cfg.DataDir,
+		"PAYLOAD_KEYS=" + cfg.PayloadKeys,
 	}
 	if cfg.ServiceTokens == "" {
 		// On a laptop the services may run open; anywhere else SERVICE_TOKENS is required.
@@ -124,10 +137,11 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		return p, err
 	}
 
+	apiURL := "http://localhost:" + strconv.Itoa(cfg.APIPort)
 	log.Info("starting the Temporal dev server", "address", temporalAddr, "ui", uiURL)
 	if _, err := start("temporal", devserver.Args(devserver.Options{
 		Port: cfg.TemporalPort, UIPort: cfg.UIPort, MetricsPort: cfg.TemporalMetricsPort,
-		DBFile: filepath.Join(cfg.DataDir, "temporal.db"),
+		DBFile: filepath.Join(cfg.DataDir, "temporal.db"), CodecEndpoint: apiURL + "/codec",
 	})...); err != nil {
 		return fmt.Errorf("%w (run `make tools` to build bin/temporal)", err)
 	}
@@ -154,7 +168,6 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	if _, err := start("api"); err != nil {
 		return err
 	}
-	apiURL := "http://localhost:" + strconv.Itoa(cfg.APIPort)
 	if err := waitHTTP(ctx, apiURL+"/readyz", running); err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
@@ -167,6 +180,23 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	case p := <-exited(running):
 		return fmt.Errorf("%s exited: %v", p.Name, p.Err())
 	}
+}
+
+// devPayloadKey returns the dev payload key kept in file, making it on the first run. The
+// key outlives restarts, so the orders in DataDir's Temporal stay readable.
+func devPayloadKey(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	key := codec.NewKey("dev1")
+	if err := os.WriteFile(file, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keep the dev payload key: %w", err)
+	}
+	return key, nil
 }
 
 // waitHTTP waits up to a minute for url to answer 200 while all of running stay up.
@@ -211,6 +241,10 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
 	if cfg.ServiceTokens == "" {
 		serviceAuth = "off (DEV_MODE): set SERVICE_TOKENS to require a token on the services' writes"
 	}
+	codecAccess := "the Web UI decodes through it (DEV_MODE: no token asked)"
+	if cfg.ServiceTokens != "" {
+		codecAccess = "needs the operator token: the CLI sends it (--codec-auth); the Web UI cannot, and shows ciphertext"
+	}
 	token := "OPERATOR_TOKENS (as set)"
 	if cfg.devToken {
 		token = cfg.OperatorTokens + "   (made up for this run; set OPERATOR_TOKENS to choose)"
@@ -225,6 +259,7 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
     storage        %[8]s
     operator token %[9]s
     service auth   %[12]s
+    payload codec  %[1]s/codec   payloads in Temporal are AES-256-GCM sealed; %[13]s
     processes      %[10]s
 
   Place an order:
@@ -236,5 +271,5 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
   Ctrl-C stops everything.
 `, apiURL, uiURL, cfg.TemporalPort, cfg.ServicePorts[config.Order], cfg.ServicePorts[config.Inventory],
 		cfg.ServicePorts[config.Payment], cfg.ServicePorts[config.Shipping], storage, token, strings.Join(pids, " "),
-		cfg.WorkerPort, serviceAuth)
+		cfg.WorkerPort, serviceAuth, codecAccess)
 }

@@ -5,7 +5,7 @@
 // Settings come from the environment: the Temporal connection (TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...), TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL,
 // ORDER_URL and INVENTORY_URL (or their *_PORT; PAYMENT_URL and SHIPPING_URL are read and
-// unused), SERVICE_TOKENS (the first is sent to the services), APPROVAL_THRESHOLD_CENTS,
+// unused), SERVICE_TOKENS (the first is sent to the services), PAYLOAD_KEYS (and DEV_MODE), APPROVAL_THRESHOLD_CENTS,
 // APPROVAL_TIMEOUT, COMPENSATION_MAX_ATTEMPTS.
 package main
 
@@ -53,19 +53,21 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	tcfg := config.ReadTemporal(r)
 	urls := config.ReadServiceURLs(r)
 	auth := config.ReadServiceAuth(r)
+	enc := config.ReadEncryption(r, auth.DevMode)
 	policy := app.ReadPolicy(r)
 	if err := r.Err(); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tc, err := temporalx.Dial(ctx, tcfg, log, 10*time.Second)
+	dc := enc.DataConverter()
+	tc, err := temporalx.Dial(ctx, tcfg, log, 10*time.Second, enc.ConfigureTemporal)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 	hc := httpx.NewServiceHTTPClient(auth.Token())
 	uses := app.New(app.Config{Namespace: tcfg.Namespace(), UIURL: tcfg.UIURL, Policy: policy},
-		workflows.NewClient(tc, tcfg.Namespace(), tcfg.TaskQueue, nil),
+		workflows.NewClient(tc, tcfg.Namespace(), tcfg.TaskQueue, dc),
 		order.NewClient(urls.Order, hc), inventory.NewClient(urls.Inventory, hc), log)
 	s := &starter.Starter{Orders: uses, Temporal: tc, Out: os.Stdout}
 	return s.Run(ctx, req)

@@ -8,7 +8,7 @@
 //
 // Settings come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TEMPORAL_TASK_QUEUE, ORDER_URL, INVENTORY_URL, PAYMENT_URL, SHIPPING_URL (or the
-// services' *_PORT), SERVICE_TOKENS, HOST, WORKER_PORT, OBSERVE_INTERVAL (15s), OTEL_EXPORTER_OTLP_ENDPOINT,
+// services' *_PORT), SERVICE_TOKENS, DEV_MODE, PAYLOAD_KEYS, HOST, WORKER_PORT, OBSERVE_INTERVAL (15s), OTEL_EXPORTER_OTLP_ENDPOINT,
 // LOG_FORMAT, LOG_LEVEL.
 package main
 
@@ -45,19 +45,23 @@ type Config struct {
 	Temporal        config.Temporal
 	Services        config.ServiceURLs
 	Auth            config.ServiceAuth
-	Telemetry       telemetry.Config
-	Log             logging.Config
+	// Encryption seals every payload the worker writes to Temporal and opens what it reads.
+	Encryption config.Encryption
+	Telemetry  telemetry.Config
+	Log        logging.Config
 }
 
 func readConfig(getenv func(string) string) (Config, error) {
 	r := env.New(getenv)
+	auth := config.ReadServiceAuth(r)
 	cfg := Config{
 		Addr:            net.JoinHostPort(r.String("HOST", "127.0.0.1"), strconv.Itoa(config.Port(r, "worker"))),
 		Telemetry:       config.ReadTelemetry(r),
 		ObserveInterval: r.Duration("OBSERVE_INTERVAL", worker.ObserveInterval),
 		Temporal:        config.ReadTemporal(r),
 		Services:        config.ReadServiceURLs(r),
-		Auth:            config.ReadServiceAuth(r),
+		Auth:            auth,
+		Encryption:      config.ReadEncryption(r, auth.DevMode),
 		Log:             config.ReadLogging(r),
 	}
 	return cfg, r.Err()
@@ -90,10 +94,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	defer tel.Close()
 	identity := fmt.Sprintf("%d@%s@worker", os.Getpid(), hostname())
-	tc, err := temporalx.Connect(ctx, cfg.Temporal, log, tel.ConfigureTemporal, func(o *client.Options) error {
-		o.Identity = identity
-		return nil
-	})
+	tc, err := temporalx.Connect(ctx, cfg.Temporal, log, tel.ConfigureTemporal,
+		cfg.Encryption.ConfigureTemporal, func(o *client.Options) error {
+			o.Identity = identity
+			return nil
+		})
 	if err != nil {
 		return err
 	}

@@ -5,14 +5,18 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/ordersaga/ordersaga/internal/codec"
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/logging"
 	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 )
 
 // Temporal says how to reach Temporal and where orders run.
@@ -177,6 +181,75 @@ func (a ServiceAuth) Token() string {
 // ReadServiceAuth reads SERVICE_TOKENS and DEV_MODE.
 func ReadServiceAuth(r *env.Reader) ServiceAuth {
 	return ServiceAuth{Tokens: r.List("SERVICE_TOKENS", nil), DevMode: r.Bool("DEV_MODE", false)}
+}
+
+// Encryption is how what orders store in Temporal is sealed: PAYLOAD_KEYS,
+// "id:base64key,id:base64key", the first sealing new payloads and every one opening what
+// it sealed (rotate by listing a new key first and keeping the old ones after it).
+type Encryption struct {
+	// Codec seals and opens payloads; nil leaves them in plaintext (DEV_MODE only).
+	Codec  *codec.Codec
+	keyIDs []string
+}
+
+// String names the keys, never their secrets.
+func (e Encryption) String() string {
+	if e.Codec == nil {
+		return "{PAYLOAD_KEYS:none (payloads in plaintext)}"
+	}
+	return fmt.Sprintf("{PAYLOAD_KEYS:%v sealing:%s}", e.keyIDs, e.Codec.ActiveKeyID())
+}
+
+// DataConverter is the SDK's default converter with payloads sealed by the codec, or nil
+// (the SDK's default) without one.
+func (e Encryption) DataConverter() converter.DataConverter {
+	if e.Codec == nil {
+		return nil
+	}
+	return e.Codec.DataConverter()
+}
+
+// ConfigureTemporal makes a Temporal client (and the workers built on it) seal what it
+// writes with the codec: payloads through the data converter, and failures' messages and
+// stack traces too (they may quote order data), which Temporal otherwise keeps in
+// plaintext. Without a codec it changes nothing. It is a temporalx.Option.
+func (e Encryption) ConfigureTemporal(o *client.Options) error {
+	if e.Codec == nil {
+		return nil
+	}
+	o.DataConverter = e.Codec.DataConverter()
+	o.FailureConverter = temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+		DataConverter:          o.DataConverter,
+		EncodeCommonAttributes: true,
+	})
+	return nil
+}
+
+// ReadEncryption reads PAYLOAD_KEYS. Without keys, payloads would sit in Temporal in
+// plaintext: that is refused unless devMode (DEV_MODE=true) allows it.
+func ReadEncryption(r *env.Reader, devMode bool) Encryption {
+	keys, err := codec.ParseKeys(r.String("PAYLOAD_KEYS", ""))
+	if err != nil {
+		r.Fail(fmt.Errorf("PAYLOAD_KEYS: %w", err))
+		return Encryption{}
+	}
+	if len(keys) == 0 {
+		if !devMode {
+			r.Fail(errors.New("PAYLOAD_KEYS is not set: order data would be stored in Temporal in plaintext " +
+				"(set it, e.g. PAYLOAD_KEYS=k1:$(openssl rand -base64 32), or DEV_MODE=true on a laptop)"))
+		}
+		return Encryption{}
+	}
+	c, err := codec.New(keys)
+	if err != nil {
+		r.Fail(fmt.Errorf("PAYLOAD_KEYS: %w", err))
+		return Encryption{}
+	}
+	e := Encryption{Codec: c}
+	for _, k := range keys {
+		e.keyIDs = append(e.keyIDs, k.ID)
+	}
+	return e
 }
 
 // ReadTelemetry reads OTEL_EXPORTER_OTLP_ENDPOINT: set, traces are exported over

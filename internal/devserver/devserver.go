@@ -21,6 +21,8 @@ type Options struct {
 	Namespace string
 	// LogLevel of the server: "error" unless set (its warnings are mostly shutdown noise).
 	LogLevel string
+	// CodecEndpoint is the codec server the Web UI decodes payloads with (empty: none).
+	CodecEndpoint string
 	// DefaultPolling keeps the server's stock queue polling, for measuring what
 	// fastPolling buys.
 	DefaultPolling bool
@@ -43,6 +45,9 @@ func Args(o Options) []string {
 		args = append(args, "--ui-port", strconv.Itoa(o.UIPort))
 	} else {
 		args = append(args, "--headless")
+	}
+	if o.UIPort > 0 && o.CodecEndpoint != "" {
+		args = append(args, "--ui-codec-endpoint", o.CodecEndpoint)
 	}
 	if o.MetricsPort > 0 {
 		args = append(args, "--metrics-port", strconv.Itoa(o.MetricsPort))

@@ -172,9 +172,8 @@ func bind(c *gin.Context, v any, optional bool) error {
 	if optional && req.ContentLength == 0 {
 		return nil
 	}
-	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return fmt.Errorf("%w: the body must be application/json", ErrUnsupportedMediaType)
+	if err := RequireJSON(req); err != nil {
+		return err
 	}
 	body := http.MaxBytesReader(c.Writer, req.Body, MaxBodyBytes)
 	dec := json.NewDecoder(body)
@@ -188,6 +187,16 @@ func bind(c *gin.Context, v any, optional bool) error {
 			return decodeError(err, optional)
 		}
 		return fmt.Errorf("%w: the body must hold a single JSON value", ErrMalformed)
+	}
+	return nil
+}
+
+// RequireJSON returns ErrUnsupportedMediaType unless req's body is application/json (or
+// another +json type).
+func RequireJSON(req *http.Request) error {
+	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return fmt.Errorf("%w: the body must be application/json", ErrUnsupportedMediaType)
 	}
 	return nil
 }

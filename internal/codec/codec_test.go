@@ -1,0 +1,75 @@
+package codec_test
+
+import (
+	"bytes"
+	"testing"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/ordersaga/ordersaga/internal/codec"
+)
+
+func mustCodec(t *testing.T, keys string) *codec.Codec {
+	t.Helper()
+	ks, err := codec.ParseKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := codec.New(ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Sealed payloads hide their content and name their key; a rotated codec still opens
+// what the old key sealed and seals with the new one.
+func TestSealOpenRotate(t *testing.T) {
+	old := codec.NewKey("k1")
+	c1 := mustCodec(t, old)
+	p, err := converter.GetDefaultDataConverter().ToPayload(map[string]string{"line1": "12 Analytical Row"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := c1.Encode([]*commonpb.Payload{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed[0].Data, []byte("Analytical")) || string(sealed[0].Metadata[codec.MetadataKeyID]) != "k1" {
+		t.Fatalf("sealed payload shows its content or lacks its key ID: %v", sealed[0])
+	}
+	c2 := mustCodec(t, codec.NewKey("k2")+","+old)
+	opened, err := c2.Decode(sealed)
+	if err != nil || !bytes.Equal(opened[0].Data, p.Data) {
+		t.Fatalf("the rotated codec opened %v, %v", opened, err)
+	}
+	again, _ := c2.Encode([]*commonpb.Payload{p})
+	if string(again[0].Metadata[codec.MetadataKeyID]) != "k2" {
+		t.Errorf("the rotated codec seals with %s, want k2", again[0].Metadata[codec.MetadataKeyID])
+	}
+	if _, err := c1.Decode(again); err == nil {
+		t.Error("a codec without k2 opened a payload sealed with it")
+	}
+	tampered := &commonpb.Payload{Metadata: sealed[0].Metadata, Data: append([]byte{}, sealed[0].Data...)}
+	tampered.Data[len(tampered.Data)-1] ^= 1
+	if _, err := c1.Decode([]*commonpb.Payload{tampered}); err == nil {
+		t.Error("a tampered payload opened")
+	}
+	plain, err := c1.Decode([]*commonpb.Payload{p})
+	if err != nil || plain[0] != p {
+		t.Errorf("a plaintext payload (written before encryption) did not pass through: %v", err)
+	}
+}
+
+func TestBadKeys(t *testing.T) {
+	for _, keys := range []string{"", "nokey", "k:notbase64!", "k:AAAA", "a,b:" + "AAAA"} {
+		ks, err := codec.ParseKeys(keys)
+		if err == nil {
+			_, err = codec.New(ks)
+		}
+		if err == nil {
+			t.Errorf("keys %q accepted", keys)
+		}
+	}
+}
