@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -155,12 +154,13 @@ func (c *Client) Describe(ctx context.Context, orderID string) (Execution, error
 		Status:    info.GetStatus().String(),
 		StartTime: info.GetStartTime().AsTime(),
 	}
+	// The memo is written through the data converter (sealed, with PAYLOAD_KEYS).
 	memo := info.GetMemo().GetFields()
 	if p := memo[memoRequestHash]; p != nil {
-		_ = json.Unmarshal(p.GetData(), &x.Placement.RequestHash)
+		_ = c.dc.FromPayload(p, &x.Placement.RequestHash)
 	}
 	if p := memo[memoIdempotencyKey]; p != nil {
-		_ = json.Unmarshal(p.GetData(), &x.Placement.IdempotencyKey)
+		_ = c.dc.FromPayload(p, &x.Placement.IdempotencyKey)
 	}
 	var status string
 	if p := info.GetSearchAttributes().GetIndexedFields()[saga.SearchAttrOrderStatus.GetName()]; p != nil {
