@@ -163,5 +163,17 @@ func ReadPolicy(r *env.Reader) saga.Policy {
 		ApprovalThresholdCents: r.Int64("APPROVAL_THRESHOLD_CENTS", saga.DefaultApprovalThresholdCents),
 		ApprovalTimeout:        saga.Duration(r.Duration("APPROVAL_TIMEOUT", saga.DefaultApprovalTimeout)),
 		CompensationAttempts:   int32(r.Int("COMPENSATION_MAX_ATTEMPTS", saga.DefaultCompensationAttempts)),
+		StatusMirror:           readStatusMirror(r),
+	}
+}
+
+// readStatusMirror reads STATUS_MIRROR: milestones (the default) or every.
+func readStatusMirror(r *env.Reader) string {
+	switch v := r.String("STATUS_MIRROR", saga.MirrorMilestones); v {
+	case saga.MirrorMilestones, saga.MirrorEvery:
+		return v
+	default:
+		r.Fail(fmt.Errorf("STATUS_MIRROR=%q: want %s or %s", v, saga.MirrorMilestones, saga.MirrorEvery))
+		return saga.MirrorMilestones
 	}
 }

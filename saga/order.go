@@ -82,6 +82,29 @@ type Policy struct {
 	// CompensationAttempts bounds the retries of each compensation before the order needs
 	// an operator's attention.
 	CompensationAttempts int32 `json:"compensationAttempts,omitempty"`
+	// StatusMirror says which statuses leave the workflow: MirrorMilestones, or every
+	// status (MirrorEvery, and the empty value of orders placed before the setting
+	// existed, whose recorded inputs must replay as they ran).
+	StatusMirror string `json:"statusMirror,omitempty"`
+}
+
+// StatusMirror values.
+const (
+	// MirrorEvery writes every status to the OrderStatus search attribute and to the
+	// order service's read model.
+	MirrorEvery = "every"
+	// MirrorMilestones writes only the statuses someone acts on or waits for: PENDING,
+	// AWAITING_APPROVAL, COMPENSATING, NEEDS_ATTENTION and the final ones. The transient
+	// RESERVED, PAID and SHIPPING_SCHEDULED, which a running order passes in milliseconds,
+	// stay in the workflow (its query, the live view, the Web UI's current details):
+	// each would cost an order a search-attribute update and a call to the order service.
+	MirrorMilestones = "milestones"
+)
+
+// Transient reports whether s is a status a running order passes on its way: RESERVED,
+// PAID or SHIPPING_SCHEDULED.
+func (s OrderStatus) Transient() bool {
+	return s == StatusReserved || s == StatusPaid || s == StatusShippingScheduled
 }
 
 // Policy defaults.

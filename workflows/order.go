@@ -443,7 +443,8 @@ func (o *order) lastCancel() *saga.Event {
 }
 
 // setStatus moves the order to s: in the state, in the OrderStatus search attribute, in
-// the Web UI's details, and in the order service, the read model that customers read
+// the Web UI's details, and in the order service (a transient status under the
+// milestones mirror policy only in the state and the details), the read model that customers read
 // (SyncOrderStatus, with the saga's whole view of the order). An intermediate status is
 // mirrored best effort: a missed one is repaired by the next. The final status is
 // mirrored until the order service takes it, so that the read model ends where the saga
@@ -451,6 +452,10 @@ func (o *order) lastCancel() *saga.Event {
 func (o *order) setStatus(ctx workflow.Context, s saga.OrderStatus) {
 	o.state.Status = s
 	o.state.Version++
+	if s.Transient() && o.policy.StatusMirror == saga.MirrorMilestones {
+		o.publish(ctx) // in the workflow only (see saga.MirrorMilestones)
+		return
+	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, saga.SearchAttrOrderStatus.ValueSet(string(s))); err != nil {
 		o.log.Warn("upsert OrderStatus", "error", err)
 	}

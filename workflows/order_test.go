@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -461,4 +462,42 @@ func TestStuckCompensation(t *testing.T) {
 		h.run(testOrder())
 		h.wantOutcome("", saga.StatusCompleted)
 	})
+}
+
+// Under the milestones mirror policy, the transient statuses stay in the workflow: the
+// order service and the OrderStatus search attribute see the final status only, while
+// the query still shows each step.
+func TestMilestonesMirrorKeepsTransientStatusesInTheWorkflow(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		want   []string
+	}{
+		{saga.MirrorMilestones, []string{"COMPLETED"}},
+		{saga.MirrorEvery, []string{"RESERVED", "PAID", "SHIPPING_SCHEDULED", "COMPLETED"}},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			h := newHarness(t)
+			var indexed []string
+			h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+				updates := args.Get(0).(temporal.SearchAttributes)
+				if v, ok := updates.GetKeyword(saga.SearchAttrOrderStatus); ok {
+					indexed = append(indexed, v)
+				}
+			}).Return(nil)
+			in := testOrder()
+			in.Policy.StatusMirror = tc.policy
+			h.run(in)
+			h.wantOutcome("", saga.StatusCompleted)
+			mirrored := make([]string, len(h.fakes.statuses))
+			for i, s := range h.fakes.statuses {
+				mirrored[i] = strings.TrimSuffix(s, ":")
+			}
+			if !slices.Equal(mirrored, tc.want) || !slices.Equal(indexed, tc.want) {
+				t.Errorf("mirrored %v, indexed %v; want %v for both", mirrored, indexed, tc.want)
+			}
+			if v := h.state().Version; v != 4 {
+				t.Errorf("state version %d, want 4: every status counts, mirrored or not", v)
+			}
+		})
+	}
 }

@@ -10,6 +10,11 @@ import "go.temporal.io/sdk/workflow"
 // histories written before it keep the old path. The replay test over
 // testdata/histories holds the old paths to this.
 //
+// A change whose switch travels in the order's input needs no change ID: the input is the
+// history's first event, so a replay takes the path its order was placed with. The
+// status mirror (saga.Policy.StatusMirror) is one: orders placed before it existed carry
+// no value and mirror every status, as they did.
+//
 // A change ID can be removed, keeping only its new path, once no execution that took the
 // old path is still open (`temporal workflow count --query 'ExecutionStatus="Running"
 // AND StartTime < "<release time>"'`).
