@@ -55,8 +55,10 @@ fuzz: ## run every fuzz target for FUZZTIME (10s) each, one after another; FUZZT
 	done; rm -f $$out; exit $$fail
 
 .PHONY: bench
-bench: build $(BIN)/temporal ## measure saga latency and throughput against a real dev server
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./e2e/
+bench: build $(BIN)/temporal ## the saga beside a no-op ceiling, the tuned vs the stock dev server, what an order costs; plot in docs/bench
+	@mkdir -p .data
+	BENCH_OUT=$(CURDIR)/.data/bench.json $(GO) test -v -run '^$$' -bench . -benchtime 1x -count 1 -timeout 90m ./e2e/
+	$(GO) run ./cmd/benchplot -in .data/bench.json -out docs/bench/latency.png
 
 .PHONY: load
 load: build ## place mixed orders on the running stack (make run) and check the books; ARGS="-orders 500"

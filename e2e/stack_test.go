@@ -59,16 +59,18 @@ const (
 var (
 	// env is what TestMain set up; the tests read it.
 	env struct {
-		root        string // the repository
-		binDir      string // freshly built binaries
-		temporal    string // bin/temporal
-		tempAddr    string // the dev server's frontend
-		tempMetrics string // the dev server's /metrics address
-		logDir      string
-		tc          client.Client // opens sealed payloads (every key below)
-		keys        payloadKeys
-		stacks      []*stack
-		recording   *recorder
+		root          string // the repository
+		binDir        string // freshly built binaries
+		temporal      string // bin/temporal
+		tempAddr      string // the dev server's frontend
+		tempMetrics   string // the dev server's /metrics address
+		logDir        string
+		temporalProc  *proc.Proc    // the dev server
+		ceilingWorker *proc.Proc    // make bench's ceiling worker, once started
+		tc            client.Client // opens sealed payloads (every key below)
+		keys          payloadKeys
+		stacks        []*stack
+		recording     *recorder
 	}
 	recordHistories = flag.Bool("record-histories", false, "write the histories of representative orders to workflows/testdata/histories")
 )
@@ -109,7 +111,7 @@ func setUp() error {
 		return err
 	}
 	env.binDir = filepath.Join(env.logDir, "bin")
-	build := exec.Command("go", "build", "-o", env.binDir+"/", "./cmd/api", "./cmd/services", "./cmd/worker", "./cmd/starter", "./cmd/devstack")
+	build := exec.Command("go", "build", "-o", env.binDir+"/", "./cmd/api", "./cmd/services", "./cmd/worker", "./cmd/starter", "./cmd/devstack", "./cmd/benchworker")
 	build.Dir, build.Stdout, build.Stderr = env.root, os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build binaries: %w", err)
@@ -123,6 +125,7 @@ func setUp() error {
 		return err
 	}
 	cleanups = append(cleanups, func() { _ = srv.Stop(20 * time.Second) })
+	env.temporalProc = srv
 	ctx := context.Background()
 	env.keys = newPayloadKeys()
 	env.tc, err = temporalx.Dial(ctx, config.LocalTemporal(env.tempAddr),
@@ -458,7 +461,7 @@ func orderRequest(customer, paymentMethod, country string, items ...string) app.
 }
 
 // place places an order and waits up to 20s for it to settle.
-func (s *stack) place(t *testing.T, req app.PlaceRequest) app.OrderView {
+func (s *stack) place(t testing.TB, req app.PlaceRequest) app.OrderView {
 	t.Helper()
 	r := s.call(t, http.MethodPost, "/v1/orders?wait=20s", req)
 	if r.status != http.StatusAccepted {
@@ -514,7 +517,7 @@ func stepStatus(v app.OrderView, step saga.Step) saga.StepStatus {
 }
 
 // newCustomer creates a customer with a balance, for tests that measure balances.
-func (s *stack) newCustomer(t *testing.T, balance int64) string {
+func (s *stack) newCustomer(t testing.TB, balance int64) string {
 	t.Helper()
 	id := "cust-" + randomHex(5)
 	if _, err := s.payments.UpsertCustomer(context.Background(), id, payment.CustomerUpdate{BalanceCents: balance}); err != nil {

@@ -21,9 +21,14 @@ const StopTimeout = 15 * time.Second
 // New returns a worker on taskQueue that runs OrderWorkflow and the activities in acts.
 // Start it with Run or Start; Stop drains running activities for up to StopTimeout.
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{WorkerStopTimeout: StopTimeout})
+	w := sdkworker.New(c, taskQueue, Options())
 	Register(w, acts)
 	return w
+}
+
+// Options are the worker's settings (make bench's ceiling worker runs with the same).
+func Options() sdkworker.Options {
+	return sdkworker.Options{WorkerStopTimeout: StopTimeout}
 }
 
 // Register registers OrderWorkflow under its type name and the activities on r.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -12,8 +13,20 @@ import (
 
 // InstrumentGORM makes each SQL statement run through db a client span, a child of the
 // span in the statement's context (db.WithContext), with the statement's text (its
-// parameters left out) and the rows it affected.
+// parameters left out) and the rows it affected; and counts the statements,
+// ordersaga_db_statements_total{statement}, and the rows they wrote,
+// ordersaga_db_rows_written_total{statement} (INSERT, UPDATE, DELETE), which is what an
+// order costs the database. Call it once per process's database.
 func (t *Telemetry) InstrumentGORM(db *gorm.DB) error {
+	statements := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ordersaga_db_statements_total", Help: "SQL statements run, by kind (SELECT, INSERT, UPDATE, DELETE, other).",
+	}, []string{"statement"})
+	written := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ordersaga_db_rows_written_total", Help: "Rows inserted, updated or deleted, by statement kind.",
+	}, []string{"statement"})
+	if err := errors.Join(t.Registry.Register(statements), t.Registry.Register(written)); err != nil {
+		return err
+	}
 	tracer := t.Tracers.Tracer("gorm.io/gorm")
 	system := db.Dialector.Name()
 	before := func(op string) func(*gorm.DB) {
@@ -24,6 +37,11 @@ func (t *Telemetry) InstrumentGORM(db *gorm.DB) error {
 		}
 	}
 	after := func(tx *gorm.DB) {
+		kind := statementKind(tx.Statement.SQL.String())
+		statements.WithLabelValues(kind).Inc()
+		if tx.Error == nil && tx.Statement.RowsAffected > 0 && (kind == "INSERT" || kind == "UPDATE" || kind == "DELETE") {
+			written.WithLabelValues(kind).Add(float64(tx.Statement.RowsAffected))
+		}
 		span := trace.SpanFromContext(tx.Statement.Context)
 		if !span.IsRecording() {
 			return
@@ -57,4 +75,16 @@ func (t *Telemetry) InstrumentGORM(db *gorm.DB) error {
 		}
 	}
 	return nil
+}
+
+// statementKind is the SQL statement's verb: SELECT, INSERT, UPDATE, DELETE, or other.
+func statementKind(sql string) string {
+	verb, _, _ := strings.Cut(strings.TrimSpace(sql), " ")
+	switch v := strings.ToUpper(verb); v {
+	case "SELECT", "INSERT", "UPDATE", "DELETE":
+		return v
+	case "WITH":
+		return "SELECT"
+	}
+	return "other"
 }

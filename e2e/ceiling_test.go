@@ -1,0 +1,671 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ordersaga/ordersaga/app"
+	"github.com/ordersaga/ordersaga/bench"
+	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/saga"
+	"github.com/ordersaga/ordersaga/services/payment"
+	"github.com/ordersaga/ordersaga/workflows"
+)
+
+// BenchmarkSagaVsCeiling measures the saga beside its ceiling on the same dev server and
+// worker settings: a no-op workflow with the saga's shape (bench.CeilingWorkflow, run by
+// cmd/benchworker), the saga started through the Temporal client, and the saga through
+// POST /v1/orders?wait= — at 1, 8 and 32 concurrent clients, the three interleaved and
+// repeated (BENCH_REPS, 3) so that the machine's noise hits all alike. Then what an order
+// costs (history, database rows, CPU), how that grows with items per order, and whether
+// reads stay flat as orders pile up (BENCH_FILL orders in the system, 10000). It prints
+// tables; BENCH_OUT names a JSON file for cmd/benchplot. Every order must complete, and
+// the books are checked with the other tests' at the end.
+func BenchmarkSagaVsCeiling(b *testing.B) {
+	s := env.stacks[0]
+	r := &benchRun{s: s, ceilingQueue: startCeilingWorker(b, s), Machine: machine()}
+	r.sku = s.newProduct(b, 100, 1_000_000)
+	r.cust = s.newCustomer(b, 1_000_000_000_000)
+	r.learnShape(b)
+
+	variants := []variant{
+		{"ceiling", "no-op workflow, same shape, Temporal client", r.ceiling},
+		{"saga-client", "saga, Temporal client (start, then result)", r.sagaByClient},
+		{"saga-api", "saga, POST /v1/orders?wait= (until COMPLETED)", r.sagaByAPI},
+	}
+	levels := []struct{ clients, orders int }{{1, 20}, {8, 64}, {32, 128}}
+	reps := max(1, envInt("BENCH_REPS", 3))
+	r.Results = map[string]map[int][]passResult{}
+	for rep := range reps {
+		for li, lv := range levels {
+			for k := range variants {
+				v := variants[(k+rep+li)%len(variants)] // rotate who goes first
+				p := r.pass(b, timed(v.run), lv.clients, lv.orders)
+				if r.Results[v.name] == nil {
+					r.Results[v.name] = map[int][]passResult{}
+				}
+				r.Results[v.name][lv.clients] = append(r.Results[v.name][lv.clients], p)
+			}
+		}
+		r.Accept = append(r.Accept, r.pass(b, r.acceptThenAwait, 32, 128))
+		r.CeilingStart = append(r.CeilingStart, r.pass(b, r.ceilingStartThenAwait, 32, 128))
+	}
+	r.report(b, variants, levels)
+	r.costs(b)
+	r.growth(b)
+	r.reads(b, envInt("BENCH_FILL", 10000))
+	if out := os.Getenv("BENCH_OUT"); out != "" {
+		data, _ := json.MarshalIndent(r, "", "  ")
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("results written to %s", out)
+	}
+}
+
+// benchRun is one run of BenchmarkSagaVsCeiling and, exported, its results.
+type benchRun struct {
+	s            *stack
+	ceilingQueue string
+	sku, cust    string
+	placed       int // orders this bench placed on the stack
+
+	mu       sync.Mutex
+	accepted []string // orders placed without waiting, to see completed
+	Machine  string
+	Shape    []bench.Step
+	Results  map[string]map[int][]passResult // variant → clients → passes
+	Accept   []passResult                    // POST /v1/orders without wait, 32 clients
+	// CeilingStart is the ceiling's accept: the start of a no-op workflow, 32 clients.
+	CeilingStart []passResult
+	History      map[string]historyCost // by outcome
+	PerOrder     map[string]float64     // rows, statements, CPU-seconds per order
+	Growth       []growthRow
+	Reads        []readRow
+	Summary      map[string]float64
+	TargetsMet   map[string]bool
+}
+
+type variant struct {
+	name, what string
+	run        func(ctx context.Context) error
+}
+
+// timedCall is one client's call in a pass and the latency it reports.
+type timedCall func(ctx context.Context) (time.Duration, error)
+
+// timed measures the whole of call.
+func timed(call func(ctx context.Context) error) timedCall {
+	return func(ctx context.Context) (time.Duration, error) {
+		t0 := time.Now()
+		err := call(ctx)
+		return time.Since(t0), err
+	}
+}
+
+// passResult is one pass: orders placed by clients at once.
+type passResult struct {
+	Clients   int       `json:"clients"`
+	Orders    int       `json:"orders"`
+	Seconds   float64   `json:"seconds"`
+	Latencies []float64 `json:"latenciesMs"`
+}
+
+func (p passResult) throughput() float64 { return float64(p.Orders) / p.Seconds }
+
+func (p passResult) pct(q float64) float64 {
+	ds := make([]time.Duration, len(p.Latencies))
+	for i, l := range p.Latencies {
+		ds[i] = time.Duration(l * float64(time.Millisecond))
+	}
+	return ms(percentile(ds, q))
+}
+
+type historyCost struct {
+	Events int `json:"events"`
+	Bytes  int `json:"bytes"`
+}
+
+type growthRow struct {
+	Items        int     `json:"items"`
+	P50Ms        float64 `json:"p50Ms"`
+	HistoryBytes int     `json:"historyBytes"`
+	RowsPerOrder float64 `json:"rowsPerOrder"`
+}
+
+type readRow struct {
+	OrdersInSystem int     `json:"ordersInSystem"`
+	GetP50Ms       float64 `json:"getP50Ms"`
+	ListP50Ms      float64 `json:"listP50Ms"`
+}
+
+// startCeilingWorker starts cmd/benchworker on its own task queue, with the stack's
+// settings (server, encryption, logging).
+func startCeilingWorker(b *testing.B, s *stack) string {
+	b.Helper()
+	queue := "e2e-ceiling"
+	p, err := startProc("ceiling-worker", filepath.Join(env.binDir, "benchworker"), nil,
+		append(append([]string{}, s.env...), "TEMPORAL_TASK_QUEUE="+queue))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cleanups = append(cleanups, func() { _ = p.Stop(15 * time.Second) })
+	env.ceilingWorker = p
+	return queue
+}
+
+// learnShape places one order and reads the saga's shape from its history: the
+// activities and local activities, in order, that the ceiling then repeats.
+func (r *benchRun) learnShape(b *testing.B) {
+	b.Helper()
+	if err := r.sagaByAPI(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	id := r.lastOrder(b)
+	ctx := context.Background()
+	it := env.tc.GetWorkflowHistory(ctx, saga.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		switch {
+		case e.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			r.Shape = append(r.Shape, bench.Activity)
+		case e.GetEventType() == enumspb.EVENT_TYPE_MARKER_RECORDED &&
+			e.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity":
+			r.Shape = append(r.Shape, bench.LocalActivity)
+		}
+	}
+	if len(r.Shape) == 0 {
+		b.Fatal("the saga's history has no activities")
+	}
+}
+
+func (r *benchRun) ceiling(ctx context.Context) error {
+	run, err := env.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
+		bench.CeilingWorkflowType, r.Shape)
+	if err != nil {
+		return err
+	}
+	return run.Get(ctx, nil)
+}
+
+func (r *benchRun) sagaInput(items int) saga.OrderInput {
+	in := saga.OrderInput{Order: saga.Order{
+		OrderID: workflows.NewOrderID(), CustomerID: r.cust, Currency: "USD", PaymentMethod: payment.MethodVisa,
+		ShippingAddress: orderRequest(r.cust, payment.MethodVisa, "US").ShippingAddress,
+	}, Policy: saga.Policy{StatusMirror: saga.MirrorMilestones}} // as the API places orders
+	for range items {
+		in.Items = append(in.Items, saga.Item{SKU: r.sku, Quantity: 1, UnitPriceCents: 100})
+	}
+	in.TotalCents = int64(100 * items)
+	return in
+}
+
+func (r *benchRun) sagaByClient(ctx context.Context) error {
+	in := r.sagaInput(1)
+	run, err := env.tc.ExecuteWorkflow(ctx, workflows.StartOptions(in, r.s.taskQueue, workflows.Placement{RequestHash: "bench"}),
+		saga.WorkflowType, in)
+	if err != nil {
+		return err
+	}
+	r.count()
+	var st saga.OrderState
+	if err := run.Get(ctx, &st); err != nil {
+		return err
+	}
+	if st.Status != saga.StatusCompleted {
+		return fmt.Errorf("order %s ended %s", in.OrderID, st.Status)
+	}
+	return nil
+}
+
+func (r *benchRun) sagaByAPI(ctx context.Context) error {
+	_, err := r.placeVia(ctx, "/v1/orders?wait=30s", saga.StatusCompleted, r.sku+":1")
+	return err
+}
+
+// acceptOnly places an order without waiting; the order is seen completed later.
+func (r *benchRun) acceptOnly(ctx context.Context) error {
+	id, err := r.accept(ctx)
+	if err == nil {
+		r.mu.Lock()
+		r.accepted = append(r.accepted, id)
+		r.mu.Unlock()
+	}
+	return err
+}
+
+// acceptThenAwait is a customer who places an order without waiting, then follows it
+// until it completes: it reports the accept latency, under the load of as many orders
+// in flight as there are clients.
+func (r *benchRun) acceptThenAwait(ctx context.Context) (time.Duration, error) {
+	t0 := time.Now()
+	id, err := r.accept(ctx)
+	d := time.Since(t0)
+	if err != nil {
+		return d, err
+	}
+	return d, r.awaitCompleted(ctx, id)
+}
+
+// ceilingStartThenAwait is acceptThenAwait for the ceiling: it reports how long the
+// start of a no-op workflow takes, under the same load, then waits for its end.
+func (r *benchRun) ceilingStartThenAwait(ctx context.Context) (time.Duration, error) {
+	t0 := time.Now()
+	run, err := env.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
+		bench.CeilingWorkflowType, r.Shape)
+	d := time.Since(t0)
+	if err != nil {
+		return d, err
+	}
+	return d, run.Get(ctx, nil)
+}
+
+func (r *benchRun) accept(ctx context.Context) (string, error) {
+	return r.placeVia(ctx, "/v1/orders", saga.StatusPending, r.sku+":1")
+}
+
+// awaitCompleted follows an order until it is COMPLETED (an error if it ends otherwise).
+func (r *benchRun) awaitCompleted(ctx context.Context, id string) error {
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.s.apiURL+"/v1/orders/"+id+"?wait=10s&live=true", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		var v app.OrderView
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return err
+		case v.Status == saga.StatusCompleted:
+			return nil
+		case v.Status.Final():
+			return fmt.Errorf("order %s ended %s", id, v.Status)
+		}
+	}
+}
+
+// placeVia posts an order to path, checks that the answer is 202 with status want, and
+// returns the order's ID.
+func (r *benchRun) placeVia(ctx context.Context, path string, want saga.OrderStatus, items ...string) (string, error) {
+	body, _ := json.Marshal(orderRequest(r.cust, payment.MethodVisa, "US", items...))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.s.apiURL+path, strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var v app.OrderView
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusAccepted || v.Status != want {
+		return "", fmt.Errorf("POST %s: %d, status %s (%v)", path, resp.StatusCode, v.Status, err)
+	}
+	r.count()
+	return v.OrderID, nil
+}
+
+func (r *benchRun) count() {
+	r.mu.Lock()
+	r.placed++
+	r.mu.Unlock()
+}
+
+// lastOrder is the customer's newest order.
+func (r *benchRun) lastOrder(b *testing.B) string {
+	resp := r.s.call(b, http.MethodGet, "/v1/orders?limit=1&customerId="+r.cust, nil)
+	var list app.OrderList
+	if err := json.Unmarshal(resp.body, &list); err != nil || len(list.Orders) == 0 {
+		b.Fatalf("list the customer's orders: %d %s", resp.status, resp.body)
+	}
+	return list.Orders[0].OrderID
+}
+
+// pass runs total calls of run from clients goroutines and times each.
+func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passResult {
+	b.Helper()
+	jobs := make(chan struct{}, total)
+	for range total {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	p := passResult{Clients: clients, Orders: total}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for range jobs {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				d, err := run(ctx)
+				cancel()
+				if err != nil {
+					b.Error(err)
+					continue
+				}
+				mu.Lock()
+				p.Latencies = append(p.Latencies, ms(d))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	p.Seconds = time.Since(start).Seconds()
+	r.drainAccepted(b)
+	return p
+}
+
+// drainAccepted waits until every order placed without waiting has completed.
+func (r *benchRun) drainAccepted(b *testing.B) {
+	r.mu.Lock()
+	ids := r.accepted
+	r.accepted = nil
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for _, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			if err := r.awaitCompleted(ctx, id); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// spread is a figure's median over the passes and its range.
+type spread struct{ Median, Min, Max float64 }
+
+func spreadOf(passes []passResult, f func(passResult) float64) spread {
+	vals := make([]float64, len(passes))
+	for i, p := range passes {
+		vals[i] = f(p)
+	}
+	slices.Sort(vals)
+	return spread{Median: vals[len(vals)/2], Min: vals[0], Max: vals[len(vals)-1]}
+}
+
+func (s spread) String() string {
+	return fmt.Sprintf("%7.1f (%.1f–%.1f)", s.Median, s.Min, s.Max)
+}
+
+func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ clients, orders int }) {
+	b.Logf("%s", r.Machine)
+	b.Logf("saga shape (the ceiling repeats it): %v", r.Shape)
+	for _, v := range variants {
+		b.Logf("  %-12s %s", v.name, v.what)
+	}
+	b.Logf("median of %d interleaved passes (min–max)", len(r.Results["ceiling"][1]))
+	b.Logf("%-12s %7s %22s %22s %22s", "variant", "clients", "p50 ms", "p95 ms", "orders/s")
+	for _, v := range variants {
+		for _, lv := range levels {
+			ps := r.Results[v.name][lv.clients]
+			b.Logf("%-12s %7d %22s %22s %22s", v.name, lv.clients, spreadOf(ps, func(p passResult) float64 { return p.pct(.5) }),
+				spreadOf(ps, func(p passResult) float64 { return p.pct(.95) }), spreadOf(ps, passResult.throughput))
+		}
+	}
+	acc := spreadOf(r.Accept, func(p passResult) float64 { return p.pct(.99) })
+	ceilAcc := spreadOf(r.CeilingStart, func(p passResult) float64 { return p.pct(.99) })
+	b.Logf("POST /v1/orders without wait, 32 customers each following their order to COMPLETED: accept p50 %s ms, p99 %s ms",
+		spreadOf(r.Accept, func(p passResult) float64 { return p.pct(.5) }), acc)
+	b.Logf("the ceiling's start (client.ExecuteWorkflow), 32 clients each following theirs:       start  p50 %s ms, p99 %s ms",
+		spreadOf(r.CeilingStart, func(p passResult) float64 { return p.pct(.5) }), ceilAcc)
+
+	med := func(name string, clients int, f func(passResult) float64) float64 {
+		return spreadOf(r.Results[name][clients], f).Median
+	}
+	p50 := func(p passResult) float64 { return p.pct(.5) }
+	r.Summary = map[string]float64{
+		"sagaClientP50Ratio1":    med("saga-client", 1, p50) / med("ceiling", 1, p50),
+		"sagaAPIP50Ratio1":       med("saga-api", 1, p50) / med("ceiling", 1, p50),
+		"sagaClientTputRatio32":  med("saga-client", 32, passResult.throughput) / med("ceiling", 32, passResult.throughput),
+		"sagaAPITputRatio32":     med("saga-api", 32, passResult.throughput) / med("ceiling", 32, passResult.throughput),
+		"acceptP99Ms32":          acc.Median,
+		"ceilingStartP99Ms32":    ceilAcc.Median,
+		"ceilingP50Ms1":          med("ceiling", 1, p50),
+		"ceilingOrdersPerSec32":  med("ceiling", 32, passResult.throughput),
+		"sagaClientOrdersPerS32": med("saga-client", 32, passResult.throughput),
+	}
+	r.TargetsMet = map[string]bool{
+		"throughput at 32 clients >= 0.8 x ceiling (client and API)": min(r.Summary["sagaClientTputRatio32"], r.Summary["sagaAPITputRatio32"]) >= 0.8,
+		"p50 at 1 client <= 1.3 x ceiling (client and API)":          max(r.Summary["sagaClientP50Ratio1"], r.Summary["sagaAPIP50Ratio1"]) <= 1.3,
+		"accept p99 <= 25 ms at 32 clients":                          acc.Median <= 25,
+	}
+	b.Logf("saga/ceiling: p50 at 1 client %.2f (client) %.2f (API); throughput at 32 clients %.2f (client) %.2f (API)",
+		r.Summary["sagaClientP50Ratio1"], r.Summary["sagaAPIP50Ratio1"], r.Summary["sagaClientTputRatio32"], r.Summary["sagaAPITputRatio32"])
+	for _, target := range slices.Sorted(maps.Keys(r.TargetsMet)) {
+		met := r.TargetsMet[target]
+		b.Logf("target %-62s %v", target, map[bool]string{true: "met", false: "NOT met"}[met])
+	}
+}
+
+// costs measures what one order costs: history per outcome, and, over a run of orders
+// one at a time, database statements and rows per service and CPU-seconds per process.
+func (r *benchRun) costs(b *testing.B) {
+	ctx := context.Background()
+	r.History = map[string]historyCost{}
+	// Completed, through the API.
+	if err := r.sagaByAPI(ctx); err != nil {
+		b.Fatal(err)
+	}
+	r.History["completed"] = historyOf(b, saga.WorkflowID(r.lastOrder(b)))
+	// Declined card: rejected at ChargePayment, two compensations.
+	declined := r.s.place(b, orderRequest(r.cust, payment.MethodDeclined, "US", r.sku+":1"))
+	r.History["rejected (card declined)"] = historyOf(b, saga.WorkflowID(declined.OrderID))
+	// A large order: approved by an operator, then cancelled by another.
+	big := r.s.newProduct(b, 150_000, 100)
+	for _, action := range []string{"approve", "cancel"} {
+		v := r.s.place(b, orderRequest(r.cust, payment.MethodVisa, "US", big+":1"))
+		path := "/v1/orders/" + v.OrderID + "/" + action
+		resp := r.s.call(b, http.MethodPost, path, app.Decision{By: "bench", Note: "bench"}, "Authorization", "Bearer "+operatorToken)
+		if resp.status != http.StatusOK && resp.status != http.StatusAccepted {
+			b.Fatalf("%s: %d %s", path, resp.status, resp.body)
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := r.awaitCompleted(ctx, v.OrderID)
+		cancel()
+		if (action == "approve") != (err == nil) {
+			b.Fatalf("order %s after %s: %v", v.OrderID, action, err)
+		}
+		r.History[map[string]string{"approve": "completed after approval", "cancel": "cancelled awaiting approval"}[action]] =
+			historyOf(b, saga.WorkflowID(v.OrderID))
+	}
+	run, err := env.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
+		bench.CeilingWorkflowType, r.Shape)
+	if err != nil || run.Get(ctx, nil) != nil {
+		b.Fatal("ceiling workflow failed", err)
+	}
+	r.History["ceiling"] = historyOf(b, run.GetID())
+	for outcome, h := range r.History {
+		b.Logf("history %-30s %3d events %6d bytes", outcome, h.Events, h.Bytes)
+	}
+
+	// Per order, over n orders one at a time: rows and statements per service, CPU.
+	const n = 30
+	r.PerOrder = map[string]float64{}
+	procs := map[string]int{"temporal": env.temporalProc.Pid(), "worker": r.s.worker.Pid(), "services": r.s.services.Pid(),
+		"api": r.s.api.Pid(), "ceiling-worker": env.ceilingWorker.Pid()}
+	measure := func(label string, run func(context.Context) error) {
+		cpu0, m0 := cpuSeconds(b, procs), r.dbCounters(b)
+		for range n {
+			if err := run(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu1, m1 := cpuSeconds(b, procs), r.dbCounters(b)
+		for k := range cpu1 {
+			r.PerOrder[label+" cpu-ms "+k] = 1000 * (cpu1[k] - cpu0[k]) / n
+		}
+		for k := range m1 {
+			r.PerOrder[label+" "+k] = (m1[k] - m0[k]) / n
+		}
+	}
+	measure("ceiling", r.ceiling)
+	measure("saga-api", r.sagaByAPI)
+	for _, k := range slices.Sorted(maps.Keys(r.PerOrder)) {
+		b.Logf("per order: %-50s %8.2f", k, r.PerOrder[k])
+	}
+}
+
+func historyOf(b *testing.B, workflowID string) historyCost {
+	b.Helper()
+	var h historyCost
+	it := env.tc.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.Events++
+		h.Bytes += proto.Size(e)
+	}
+	return h
+}
+
+// dbCounters reads each service's statements and rows written so far, from its /metrics.
+func (r *benchRun) dbCounters(b *testing.B) map[string]float64 {
+	b.Helper()
+	out := map[string]float64{}
+	for _, svc := range config.ServiceNames {
+		resp, err := http.Get(r.s.urls[svc] + "/metrics")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			for _, metric := range []string{"ordersaga_db_statements_total", "ordersaga_db_rows_written_total"} {
+				if rest, ok := strings.CutPrefix(line, metric+"{"); ok {
+					_, val, _ := strings.Cut(rest, "} ")
+					f, _ := strconv.ParseFloat(val, 64)
+					short := map[string]string{"ordersaga_db_statements_total": "statements", "ordersaga_db_rows_written_total": "rows written"}[metric]
+					out[svc+" "+short] += f
+				}
+			}
+		}
+		resp.Body.Close()
+	}
+	return out
+}
+
+// cpuSeconds reads each process's user+system CPU time from /proc.
+func cpuSeconds(b *testing.B, pids map[string]int) map[string]float64 {
+	b.Helper()
+	out := map[string]float64{}
+	for name, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Fields after the command (which may hold spaces) start after the last ')'.
+		fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+		utime, _ := strconv.ParseFloat(fields[11], 64)
+		stime, _ := strconv.ParseFloat(fields[12], 64)
+		out[name] = (utime + stime) / 100 // USER_HZ
+	}
+	return out
+}
+
+// growth measures orders of 1, 10 and 100 items: latency, history and rows per order.
+func (r *benchRun) growth(b *testing.B) {
+	skus := make([]string, 100)
+	for i := range skus {
+		skus[i] = r.s.newProduct(b, 100, 100_000) + ":1"
+	}
+	for _, items := range []int{1, 10, 100} {
+		const n = 10
+		m0 := r.dbCounters(b)
+		var lat []time.Duration
+		for range n {
+			t0 := time.Now()
+			if _, err := r.placeVia(context.Background(), "/v1/orders?wait=30s", saga.StatusCompleted, skus[:items]...); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		m1 := r.dbCounters(b)
+		var rows float64
+		for k := range m1 {
+			if strings.HasSuffix(k, "rows written") {
+				rows += (m1[k] - m0[k]) / n
+			}
+		}
+		g := growthRow{Items: items, P50Ms: ms(percentile(lat, .5)), HistoryBytes: historyOf(b, saga.WorkflowID(r.lastOrder(b))).Bytes, RowsPerOrder: rows}
+		r.Growth = append(r.Growth, g)
+		b.Logf("items %3d: p50 %6.1f ms, history %6d bytes, %5.1f rows written per order", g.Items, g.P50Ms, g.HistoryBytes, g.RowsPerOrder)
+	}
+}
+
+// reads measures GET /v1/orders/{id} and a customer's list now and after filling the
+// system to fill orders.
+func (r *benchRun) reads(b *testing.B, fill int) {
+	measure := func() {
+		id := r.lastOrder(b)
+		var get, list []time.Duration
+		for range 50 {
+			t0 := time.Now()
+			if resp := r.s.call(b, http.MethodGet, "/v1/orders/"+id, nil); resp.status != http.StatusOK {
+				b.Fatalf("get: %d", resp.status)
+			}
+			get = append(get, time.Since(t0))
+			t0 = time.Now()
+			if resp := r.s.call(b, http.MethodGet, "/v1/orders?limit=20&customerId="+r.cust, nil); resp.status != http.StatusOK {
+				b.Fatalf("list: %d", resp.status)
+			}
+			list = append(list, time.Since(t0))
+		}
+		row := readRow{OrdersInSystem: r.placed, GetP50Ms: ms(percentile(get, .5)), ListP50Ms: ms(percentile(list, .5))}
+		r.Reads = append(r.Reads, row)
+		b.Logf("with %5d orders: GET /v1/orders/{id} p50 %.2f ms, GET /v1/orders?customerId= p50 %.2f ms", row.OrdersInSystem, row.GetP50Ms, row.ListP50Ms)
+	}
+	measure()
+	if more := fill - r.placed; more > 0 {
+		r.pass(b, timed(r.acceptOnly), 32, more)
+		measure()
+	}
+}
+
+func machine() string {
+	host, _ := os.Hostname()
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(data)) {
+			if name, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("machine %s: %s, %d CPUs", host, cpu, runtime.NumCPU())
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= 0 {
+		return v
+	}
+	return def
+}
