@@ -96,7 +96,7 @@ type benchRun struct {
 	// CeilingStart is the ceiling's accept: the start of a no-op workflow, 32 clients.
 	CeilingStart []passResult
 	History      map[string]historyCost // by outcome
-	PerOrder     map[string]float64     // rows, statements, CPU-seconds per order
+	PerOrder     map[string]float64     // rows and statements per service, CPU ms per process, per order
 	Growth       []growthRow
 	Reads        []readRow
 	Summary      map[string]float64
