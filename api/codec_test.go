@@ -17,11 +17,7 @@ import (
 
 func newTestCodec(t *testing.T, id string) *codec.Codec {
 	t.Helper()
-	keys, err := codec.ParseKeys(codec.NewKey(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := codec.New(keys)
+	c, err := codec.Parse(codec.NewKey(id))
 	if err != nil {
 		t.Fatal(err)
 	}

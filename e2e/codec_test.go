@@ -43,11 +43,7 @@ func (k payloadKeys) all() string { return k.stacks + "," + k.first + "," + k.se
 // with their data converters.
 func openPayloads(keys string) temporalx.Option {
 	return func(o *client.Options) error {
-		ks, err := codec.ParseKeys(keys)
-		if err != nil {
-			return err
-		}
-		c, err := codec.New(ks)
+		c, err := codec.Parse(keys)
 		if err != nil {
 			return err
 		}

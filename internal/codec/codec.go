@@ -18,6 +18,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -49,6 +50,7 @@ type Key struct {
 // It implements converter.PayloadCodec.
 type Codec struct {
 	active string
+	ids    []string // in PAYLOAD_KEYS's order
 	aeads  map[string]cipher.AEAD
 }
 
@@ -77,12 +79,23 @@ func New(keys []Key) (*Codec, error) {
 		if c.aeads[k.ID], err = cipher.NewGCM(block); err != nil {
 			return nil, err
 		}
+		c.ids = append(c.ids, k.ID)
 	}
 	return c, nil
 }
 
-// ParseKeys reads PAYLOAD_KEYS: "id:base64key,id:base64key", the sealing key first.
-func ParseKeys(s string) ([]Key, error) {
+// Parse reads PAYLOAD_KEYS, "id:base64key,id:base64key" with the sealing key first, and
+// returns the codec of its keys, or nil when it holds none.
+func Parse(s string) (*Codec, error) {
+	keys, err := parseKeys(s)
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	return New(keys)
+}
+
+// parseKeys reads the keys of PAYLOAD_KEYS.
+func parseKeys(s string) ([]Key, error) {
 	var keys []Key
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
@@ -118,6 +131,9 @@ func redact(s string) string {
 
 // ActiveKeyID is the ID of the key that seals.
 func (c *Codec) ActiveKeyID() string { return c.active }
+
+// KeyIDs are the IDs of the keys, the sealing one first.
+func (c *Codec) KeyIDs() []string { return slices.Clone(c.ids) }
 
 // Encode seals each payload: the whole payload (its metadata and data) becomes the
 // ciphertext of a new one that names the key.

@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -12,13 +13,9 @@ import (
 
 func mustCodec(t *testing.T, keys string) *codec.Codec {
 	t.Helper()
-	ks, err := codec.ParseKeys(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := codec.New(ks)
-	if err != nil {
-		t.Fatal(err)
+	c, err := codec.Parse(keys)
+	if err != nil || c == nil {
+		t.Fatalf("parse %q: %v", keys, err)
 	}
 	return c
 }
@@ -63,13 +60,18 @@ func TestSealOpenRotate(t *testing.T) {
 }
 
 func TestBadKeys(t *testing.T) {
-	for _, keys := range []string{"", "nokey", "k:notbase64!", "k:AAAA", "a,b:" + "AAAA"} {
-		ks, err := codec.ParseKeys(keys)
-		if err == nil {
-			_, err = codec.New(ks)
-		}
-		if err == nil {
+	for _, keys := range []string{"nokey", "k:notbase64!", "k:AAAA", "a,b:" + "AAAA"} {
+		if _, err := codec.Parse(keys); err == nil {
 			t.Errorf("keys %q accepted", keys)
 		}
+	}
+	if _, err := codec.New(nil); err == nil {
+		t.Error("a codec without keys was made")
+	}
+	if c, err := codec.Parse(" , "); c != nil || err != nil {
+		t.Errorf("PAYLOAD_KEYS without keys gave %v, %v; want no codec and no error", c, err)
+	}
+	if got := mustCodec(t, codec.NewKey("k2")+","+codec.NewKey("k1")).KeyIDs(); !slices.Equal(got, []string{"k2", "k1"}) {
+		t.Errorf("KeyIDs = %v, want [k2 k1]", got)
 	}
 }

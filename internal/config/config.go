@@ -188,8 +188,7 @@ func ReadServiceAuth(r *env.Reader) ServiceAuth {
 // it sealed (rotate by listing a new key first and keeping the old ones after it).
 type Encryption struct {
 	// Codec seals and opens payloads; nil leaves them in plaintext (DEV_MODE only).
-	Codec  *codec.Codec
-	keyIDs []string
+	Codec *codec.Codec
 }
 
 // String names the keys, never their secrets.
@@ -197,7 +196,7 @@ func (e Encryption) String() string {
 	if e.Codec == nil {
 		return "{PAYLOAD_KEYS:none (payloads in plaintext)}"
 	}
-	return fmt.Sprintf("{PAYLOAD_KEYS:%v sealing:%s}", e.keyIDs, e.Codec.ActiveKeyID())
+	return fmt.Sprintf("{PAYLOAD_KEYS:%v sealing:%s}", e.Codec.KeyIDs(), e.Codec.ActiveKeyID())
 }
 
 // DataConverter is the SDK's default converter with payloads sealed by the codec, or nil
@@ -228,28 +227,15 @@ func (e Encryption) ConfigureTemporal(o *client.Options) error {
 // ReadEncryption reads PAYLOAD_KEYS. Without keys, payloads would sit in Temporal in
 // plaintext: that is refused unless devMode (DEV_MODE=true) allows it.
 func ReadEncryption(r *env.Reader, devMode bool) Encryption {
-	keys, err := codec.ParseKeys(r.String("PAYLOAD_KEYS", ""))
-	if err != nil {
+	c, err := codec.Parse(r.String("PAYLOAD_KEYS", ""))
+	switch {
+	case err != nil:
 		r.Fail(fmt.Errorf("PAYLOAD_KEYS: %w", err))
-		return Encryption{}
+	case c == nil && !devMode:
+		r.Fail(errors.New("PAYLOAD_KEYS is not set: order data would be stored in Temporal in plaintext " +
+			"(set it, e.g. PAYLOAD_KEYS=k1:$(openssl rand -base64 32), or DEV_MODE=true on a laptop)"))
 	}
-	if len(keys) == 0 {
-		if !devMode {
-			r.Fail(errors.New("PAYLOAD_KEYS is not set: order data would be stored in Temporal in plaintext " +
-				"(set it, e.g. PAYLOAD_KEYS=k1:$(openssl rand -base64 32), or DEV_MODE=true on a laptop)"))
-		}
-		return Encryption{}
-	}
-	c, err := codec.New(keys)
-	if err != nil {
-		r.Fail(fmt.Errorf("PAYLOAD_KEYS: %w", err))
-		return Encryption{}
-	}
-	e := Encryption{Codec: c}
-	for _, k := range keys {
-		e.keyIDs = append(e.keyIDs, k.ID)
-	}
-	return e
+	return Encryption{Codec: c}
 }
 
 // ReadTelemetry reads OTEL_EXPORTER_OTLP_ENDPOINT: set, traces are exported over
