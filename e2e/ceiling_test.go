@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -199,9 +198,14 @@ func (r *benchRun) learnShape(b *testing.B) {
 	}
 }
 
-func (r *benchRun) ceiling(ctx context.Context) error {
-	run, err := env.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
+// startCeiling starts a ceiling workflow with the saga's shape.
+func (r *benchRun) startCeiling(ctx context.Context) (client.WorkflowRun, error) {
+	return env.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
 		bench.CeilingWorkflowType, r.Shape)
+}
+
+func (r *benchRun) ceiling(ctx context.Context) error {
+	run, err := r.startCeiling(ctx)
 	if err != nil {
 		return err
 	}
@@ -271,8 +275,7 @@ func (r *benchRun) acceptThenAwait(ctx context.Context) (time.Duration, error) {
 // start of a no-op workflow takes, under the same load, then waits for its end.
 func (r *benchRun) ceilingStartThenAwait(ctx context.Context) (time.Duration, error) {
 	t0 := time.Now()
-	run, err := env.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
-		bench.CeilingWorkflowType, r.Shape)
+	run, err := r.startCeiling(ctx)
 	d := time.Since(t0)
 	if err != nil {
 		return d, err
@@ -494,8 +497,7 @@ func (r *benchRun) costs(b *testing.B) {
 		r.History[map[string]string{"approve": "completed after approval", "cancel": "cancelled awaiting approval"}[action]] =
 			historyOf(b, saga.WorkflowID(v.OrderID))
 	}
-	run, err := env.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
-		bench.CeilingWorkflowType, r.Shape)
+	run, err := r.startCeiling(ctx)
 	if err != nil || run.Get(ctx, nil) != nil {
 		b.Fatal("ceiling workflow failed", err)
 	}
@@ -551,23 +553,9 @@ func (r *benchRun) dbCounters(b *testing.B) map[string]float64 {
 	b.Helper()
 	out := map[string]float64{}
 	for _, svc := range config.ServiceNames {
-		resp, err := http.Get(r.s.urls[svc] + "/metrics")
-		if err != nil {
-			b.Fatal(err)
-		}
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			line := sc.Text()
-			for _, metric := range []string{"ordersaga_db_statements_total", "ordersaga_db_rows_written_total"} {
-				if rest, ok := strings.CutPrefix(line, metric+"{"); ok {
-					_, val, _ := strings.Cut(rest, "} ")
-					f, _ := strconv.ParseFloat(val, 64)
-					short := map[string]string{"ordersaga_db_statements_total": "statements", "ordersaga_db_rows_written_total": "rows written"}[metric]
-					out[svc+" "+short] += f
-				}
-			}
-		}
-		resp.Body.Close()
+		m := scrape(b, r.s.urls[svc]+"/metrics")
+		out[svc+" statements"] = m.sum("ordersaga_db_statements_total")
+		out[svc+" rows written"] = m.sum("ordersaga_db_rows_written_total")
 	}
 	return out
 }

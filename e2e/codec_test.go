@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -164,10 +163,7 @@ func TestOrderDataIsSealedInTemporal(t *testing.T) {
 	if err := s.startWorker(); err != nil {
 		t.Fatal(err)
 	}
-	if s.api, err = startProc(s.name+"-api", filepath.Join(env.binDir, "api"), nil, s.env); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitOK(s.apiURL+"/readyz", s.api); err != nil {
+	if err := s.startAPI(); err != nil {
 		t.Fatal(err)
 	}
 

@@ -531,7 +531,7 @@ func selectors(expr string) []string {
 // metricsText is a scraped /metrics page.
 type metricsText []string
 
-func scrape(t *testing.T, url string) metricsText {
+func scrape(t testing.TB, url string) metricsText {
 	t.Helper()
 	_, data := servicetest.Send(t, http.MethodGet, url, "", "")
 	return strings.Split(string(data), "\n")

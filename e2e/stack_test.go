@@ -283,14 +283,29 @@ func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
 		defer s.mu.Unlock()
 		_ = s.worker.Stop(15 * time.Second)
 	})
-	if s.api, err = startProc(name+"-api", filepath.Join(env.binDir, "api"), nil, s.env); err != nil {
+	cleanups = append(cleanups, func() {
+		if s.api != nil {
+			_ = s.api.Stop(15 * time.Second)
+		}
+	})
+	if err := s.startAPI(); err != nil {
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { _ = s.api.Stop(15 * time.Second) })
-	if err := waitOK(s.apiURL+"/readyz", s.api); err != nil {
-		return nil, fmt.Errorf("%s stack, api: %w", name, err)
-	}
 	return s, nil
+}
+
+// startAPI starts the stack's API process with the stack's environment and waits until
+// it is ready.
+func (s *stack) startAPI() error {
+	p, err := startProc(s.name+"-api", filepath.Join(env.binDir, "api"), nil, s.env)
+	if err != nil {
+		return err
+	}
+	s.api = p
+	if err := waitOK(s.apiURL+"/readyz", p); err != nil {
+		return fmt.Errorf("%s stack, api: %w", s.name, err)
+	}
+	return nil
 }
 
 func (s *stack) startWorker() error {
