@@ -145,13 +145,13 @@ func (a *Activities) CancelOrder(ctx context.Context, in saga.CancelOrderInput) 
 }
 
 // ReserveInventory reserves all of the order's items, or none (step 2).
-func (a *Activities) ReserveInventory(ctx context.Context, o saga.Order) (saga.Result, error) {
-	items := make([]inventory.Item, len(o.Items))
-	for i, it := range o.Items {
+func (a *Activities) ReserveInventory(ctx context.Context, in saga.ReserveInput) (saga.Result, error) {
+	items := make([]inventory.Item, len(in.Items))
+	for i, it := range in.Items {
 		items[i] = inventory.Item{SKU: it.SKU, Quantity: it.Quantity}
 	}
 	c := begin(config.Inventory)
-	_, err := a.Inventory.Reserve(ctx, o.OrderID, items)
+	_, err := a.Inventory.Reserve(ctx, in.OrderID, items)
 	return c.done(ctx, fmt.Sprintf("reserved %d item(s)", len(items)), err)
 }
 
@@ -163,13 +163,13 @@ func (a *Activities) ReleaseInventory(ctx context.Context, orderID string) (saga
 }
 
 // ChargePayment charges the order's total to the customer (step 4).
-func (a *Activities) ChargePayment(ctx context.Context, o saga.Order) (saga.Result, error) {
+func (a *Activities) ChargePayment(ctx context.Context, in saga.ChargeInput) (saga.Result, error) {
 	c := begin(config.Payment)
 	_, err := a.Payments.Charge(ctx, payment.ChargeRequest{
-		OrderID: o.OrderID, CustomerID: o.CustomerID, AmountCents: o.TotalCents,
-		Currency: o.Currency, PaymentMethod: o.PaymentMethod,
+		OrderID: in.OrderID, CustomerID: in.CustomerID, AmountCents: in.TotalCents,
+		Currency: in.Currency, PaymentMethod: in.PaymentMethod,
 	})
-	return c.done(ctx, "charged "+money.Format(o.TotalCents, o.Currency), err)
+	return c.done(ctx, "charged "+money.Format(in.TotalCents, in.Currency), err)
 }
 
 // RefundPayment refunds the order's charge, once (compensates step 4).
@@ -180,14 +180,14 @@ func (a *Activities) RefundPayment(ctx context.Context, orderID string) (saga.Re
 }
 
 // ScheduleShipping schedules the order's shipment (step 5).
-func (a *Activities) ScheduleShipping(ctx context.Context, o saga.Order) (saga.Result, error) {
-	items := make([]shipping.Item, len(o.Items))
-	for i, it := range o.Items {
+func (a *Activities) ScheduleShipping(ctx context.Context, in saga.ShipInput) (saga.Result, error) {
+	items := make([]shipping.Item, len(in.Items))
+	for i, it := range in.Items {
 		items[i] = shipping.Item{SKU: it.SKU, Quantity: it.Quantity}
 	}
 	c := begin(config.Shipping)
 	s, err := a.Shipping.Schedule(ctx, shipping.ScheduleRequest{
-		OrderID: o.OrderID, Address: shipping.Address(o.ShippingAddress), Items: items,
+		OrderID: in.OrderID, Address: shipping.Address(in.ShippingAddress), Items: items,
 	})
 	return c.done(ctx, "shipment scheduled with "+s.Carrier+", tracking "+s.TrackingNumber, err)
 }

@@ -272,8 +272,9 @@ func (s *Service) price(ctx context.Context, orderID string, req PlaceRequest) (
 			OrderID: orderID, CustomerID: req.CustomerID, TotalCents: q.TotalCents, Currency: q.Currency,
 			PaymentMethod: req.PaymentMethod, ShippingAddress: req.ShippingAddress,
 		},
-		Policy:  s.cfg.Policy,
-		TraceID: telemetry.TraceID(ctx),
+		Policy:   s.cfg.Policy,
+		TraceID:  telemetry.TraceID(ctx),
+		Revision: saga.Revision,
 	}
 	for _, it := range q.Items {
 		in.Items = append(in.Items, saga.Item{SKU: it.SKU, Quantity: it.Quantity, UnitPriceCents: it.UnitPriceCents})

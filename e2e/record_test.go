@@ -31,7 +31,9 @@ func (r *recorder) note(scenario, orderID string) {
 	}
 }
 
-func (r *recorder) write(dir string) error {
+// write saves each scenario's history as <scenario>.json in dir, or as
+// <scenario>-<suffix>.json when suffix is not empty.
+func (r *recorder) write(dir, suffix string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -54,7 +56,11 @@ func (r *recorder) write(dir string) error {
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(dir, name+".json")
+		file := name
+		if suffix != "" {
+			file += "-" + suffix
+		}
+		path := filepath.Join(dir, file+".json")
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			return err
 		}

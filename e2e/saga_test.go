@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/saga"
@@ -43,6 +45,23 @@ func TestOrderCompletes(t *testing.T) {
 		}
 		if v.Links.TemporalUI == "" || v.RunID == "" {
 			t.Errorf("links = %+v, runId %q; want a Web UI link and a run ID", v.Links, v.RunID)
+		}
+		// Placed under saga.Revision, the order takes the changes that revision includes
+		// without a version marker, nor the search attribute upsert that goes with one.
+		it := env.tc.GetWorkflowHistory(ctx, saga.WorkflowID(v.OrderID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := ev.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "Version" {
+				t.Errorf("event %d: a version marker in the history of an order of revision %d", ev.GetEventId(), saga.Revision)
+			}
+			if u := ev.GetUpsertWorkflowSearchAttributesEventAttributes(); u != nil {
+				if _, ok := u.GetSearchAttributes().GetIndexedFields()["TemporalChangeVersion"]; ok {
+					t.Errorf("event %d: TemporalChangeVersion upserted for an order of revision %d", ev.GetEventId(), saga.Revision)
+				}
+			}
 		}
 	})
 }

@@ -73,6 +73,7 @@ var (
 		recording     *recorder
 	}
 	recordHistories = flag.Bool("record-histories", false, "write the histories of representative orders to workflows/testdata/histories")
+	recordSuffix    = flag.String("record-suffix", "", "with -record-histories: name the histories <scenario>-<suffix>.json, keeping the earlier recordings")
 )
 
 func TestMain(m *testing.M) {
@@ -84,7 +85,7 @@ func TestMain(m *testing.M) {
 			code = checkAllInvariants()
 		}
 		if code == 0 && *recordHistories {
-			if err := env.recording.write(filepath.Join(env.root, "workflows", "testdata", "histories")); err != nil {
+			if err := env.recording.write(filepath.Join(env.root, "workflows", "testdata", "histories"), *recordSuffix); err != nil {
 				fmt.Fprintln(os.Stderr, "record histories:", err)
 				code = 1
 			}

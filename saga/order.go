@@ -33,6 +33,63 @@ type Address struct {
 	Country    string `json:"country"`
 }
 
+// The forward steps after CreateOrder each get only the part of the order their service
+// needs: the history keeps one copy of the whole order (the workflow's input) and not five.
+// Their fields carry Order's JSON names, so an activity task scheduled with the whole
+// order by an earlier build decodes into them, and one scheduled by this build decodes
+// into an earlier build's Order with everything that build's activity reads.
+
+// ReserveInput is the input of ReserveInventory: what to reserve.
+type ReserveInput struct {
+	OrderID string `json:"orderId"`
+	Items   []Line `json:"items"`
+}
+
+// Line is an order line without its price: a SKU and how many.
+type Line struct {
+	SKU      string `json:"sku"`
+	Quantity int    `json:"quantity"`
+}
+
+// ChargeInput is the input of ChargePayment: who pays how much, and with what.
+type ChargeInput struct {
+	OrderID       string `json:"orderId"`
+	CustomerID    string `json:"customerId"`
+	TotalCents    int64  `json:"totalCents"`
+	Currency      string `json:"currency"`
+	PaymentMethod string `json:"paymentMethod"`
+}
+
+// ShipInput is the input of ScheduleShipping: what goes where.
+type ShipInput struct {
+	OrderID         string  `json:"orderId"`
+	Items           []Line  `json:"items"`
+	ShippingAddress Address `json:"shippingAddress"`
+}
+
+// Lines returns the order's lines without prices.
+func (o Order) Lines() []Line {
+	lines := make([]Line, len(o.Items))
+	for i, it := range o.Items {
+		lines[i] = Line{SKU: it.SKU, Quantity: it.Quantity}
+	}
+	return lines
+}
+
+// Reserve returns ReserveInventory's input for the order.
+func (o Order) Reserve() ReserveInput { return ReserveInput{OrderID: o.OrderID, Items: o.Lines()} }
+
+// Charge returns ChargePayment's input for the order.
+func (o Order) Charge() ChargeInput {
+	return ChargeInput{OrderID: o.OrderID, CustomerID: o.CustomerID, TotalCents: o.TotalCents,
+		Currency: o.Currency, PaymentMethod: o.PaymentMethod}
+}
+
+// Ship returns ScheduleShipping's input for the order.
+func (o Order) Ship() ShipInput {
+	return ShipInput{OrderID: o.OrderID, Items: o.Lines(), ShippingAddress: o.ShippingAddress}
+}
+
 // Result is what a step or a compensation reports to the workflow.
 type Result struct {
 	// Attempt is the attempt that succeeded (1 for the first).
@@ -71,7 +128,18 @@ type OrderInput struct {
 	// TraceID is the OpenTelemetry trace of the request that placed the order, carried
 	// into the order's state so that the order view leads to the trace; empty untraced.
 	TraceID string `json:"traceId,omitempty"`
+	// Revision is the saga revision the order was placed under (Revision when placed by
+	// this build, 0 when placed before revisions existed). The workflow takes the changes
+	// a revision includes without recording a version marker for them
+	// (workflows/versions.go).
+	Revision int `json:"revision,omitempty"`
 }
+
+// Revision is the saga revision this build places orders under. A worker runs an order
+// of revision r with every change that r includes, so a build may place orders under a
+// revision only once every worker runs those changes: deploy the workers before the
+// processes that place orders (the API), and roll back in the other order.
+const Revision = 1
 
 // Policy holds the per-order settings of the saga.
 type Policy struct {

@@ -132,11 +132,11 @@ func (o *order) run(ctx workflow.Context) error {
 	o.publish(ctx)
 
 	// 1. CreateOrder: the order row, PENDING. Undo: CancelOrder (CANCELLED or REJECTED).
-	if err := o.step(ctx, saga.StepCreateOrder, a.CreateOrder, o.cancelOrder); err != nil {
+	if err := o.step(ctx, saga.StepCreateOrder, a.CreateOrder, o.in.Order, o.cancelOrder); err != nil {
 		return o.abort(ctx, saga.StepCreateOrder, err)
 	}
 	// 2. ReserveInventory: every item or none. Undo: ReleaseInventory.
-	if err := o.step(ctx, saga.StepReserveInventory, a.ReserveInventory, o.releaseInventory); err != nil {
+	if err := o.step(ctx, saga.StepReserveInventory, a.ReserveInventory, o.in.Reserve(), o.releaseInventory); err != nil {
 		return o.abort(ctx, saga.StepReserveInventory, err)
 	}
 	o.setStatus(ctx, saga.StatusReserved)
@@ -147,15 +147,15 @@ func (o *order) run(ctx workflow.Context) error {
 	}
 
 	// 4. ChargePayment (nothing to charge for a free order). Undo: RefundPayment.
-	if o.in.TotalCents == 0 && changed(ctx, changeFreeOrdersSkipCharge) {
+	if o.in.TotalCents == 0 && o.changed(ctx, changeFreeOrdersSkipCharge) {
 		o.skip(ctx, saga.StepChargePayment, "nothing to charge: the order is free")
-	} else if err := o.step(ctx, saga.StepChargePayment, a.ChargePayment, o.refundPayment); err != nil {
+	} else if err := o.step(ctx, saga.StepChargePayment, a.ChargePayment, o.in.Charge(), o.refundPayment); err != nil {
 		return o.abort(ctx, saga.StepChargePayment, err)
 	}
 	o.setStatus(ctx, saga.StatusPaid)
 
 	// 5. ScheduleShipping. Undo: CancelShipment.
-	if err := o.step(ctx, saga.StepScheduleShipping, a.ScheduleShipping, o.cancelShipment); err != nil {
+	if err := o.step(ctx, saga.StepScheduleShipping, a.ScheduleShipping, o.in.Ship(), o.cancelShipment); err != nil {
 		return o.abort(ctx, saga.StepScheduleShipping, err)
 	}
 	o.setStatus(ctx, saga.StatusShippingScheduled)
@@ -169,9 +169,9 @@ func (o *order) run(ctx workflow.Context) error {
 	return o.confirm(ctx)
 }
 
-// step runs a forward step's activity and then, when the step may have had an effect,
-// pushes the step's compensation (see mayHaveEffect).
-func (o *order) step(ctx workflow.Context, name saga.Step, activity any, undo func(workflow.Context) error) error {
+// step runs a forward step's activity with arg and then, when the step may have had an
+// effect, pushes the step's compensation (see mayHaveEffect).
+func (o *order) step(ctx workflow.Context, name saga.Step, activity, arg any, undo func(workflow.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err // cancelled before the step started: nothing to undo
 	}
@@ -187,7 +187,7 @@ func (o *order) step(ctx workflow.Context, name saga.Step, activity any, undo fu
 	})
 	var res saga.Result
 	started := workflow.Now(ctx)
-	err := workflow.ExecuteActivity(actx, activity, o.in.Order).Get(actx, &res)
+	err := workflow.ExecuteActivity(actx, activity, arg).Get(actx, &res)
 	if o.mayHaveEffect(ctx, err) {
 		o.saga.Add(Compensation{Step: name, Run: undo})
 	}
@@ -213,9 +213,9 @@ func (o *order) mayHaveEffect(ctx workflow.Context, err error) bool {
 	case err == nil:
 		return true
 	case saga.IsBusinessRejection(err):
-		return saga.Attempt(err) > 1 && changed(ctx, changeRetriedRefusalCompensated)
+		return saga.Attempt(err) > 1 && o.changed(ctx, changeRetriedRefusalCompensated)
 	case saga.IsDefiniteRefusal(err):
-		return !changed(ctx, changeDuplicateNotCompensated)
+		return !o.changed(ctx, changeDuplicateNotCompensated)
 	}
 	return true
 }
@@ -469,7 +469,7 @@ func (o *order) setStatus(ctx workflow.Context, s saga.OrderStatus) {
 	opts := syncOptions
 	in := saga.StatusInput{OrderID: o.in.OrderID, Status: string(s), Version: o.state.Version}
 	if s.Final() {
-		if !changed(ctx, changeFinalStatusMirrored) {
+		if !o.changed(ctx, changeFinalStatusMirrored) {
 			return // an order started before the read model was kept to the end
 		}
 		opts = finalSyncOptions

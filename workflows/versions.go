@@ -1,6 +1,10 @@
 package workflows
 
-import "go.temporal.io/sdk/workflow"
+import (
+	"math"
+
+	"go.temporal.io/sdk/workflow"
+)
 
 // Changes to OrderWorkflow that orders already running must survive. Orders live for up to
 // a day awaiting approval, and longer in NEEDS_ATTENTION, so a new worker build replays
@@ -14,6 +18,15 @@ import "go.temporal.io/sdk/workflow"
 // history's first event, so a replay takes the path its order was placed with. The
 // status mirror (saga.Policy.StatusMirror) is one: orders placed before it existed carry
 // no value and mirror every status, as they did.
+//
+// Revisions fold changes into the input, so that new orders stop paying for the markers
+// (each GetVersion that takes a new path records a marker event and a
+// TemporalChangeVersion search attribute upsert, a visibility write). An order placed
+// under saga.Revision r takes every change whose revision (revisionOf) is at most r
+// without asking the history; an order placed earlier (Revision 0) still asks. Replaying
+// either kind of order gives what it did: the input is in the history, and a replay over
+// a version marker that the code no longer asks about skips it. A new change starts with
+// a GetVersion of its own; once every worker runs it, the next revision may include it.
 //
 // A change ID can be removed, keeping only its new path, once no execution that took the
 // old path is still open (`temporal workflow count --query 'ExecutionStatus="Running"
@@ -32,7 +45,21 @@ const (
 	changeFinalStatusMirrored = "final-status-mirrored"
 )
 
+// revisionOf is the first order revision that includes change id: orders of that
+// revision or later take it without a marker.
+func revisionOf(id string) int {
+	switch id {
+	case changeRetriedRefusalCompensated, changeDuplicateNotCompensated,
+		changeFreeOrdersSkipCharge, changeFinalStatusMirrored:
+		return 1
+	}
+	return math.MaxInt // not included in a revision yet: ask the history
+}
+
 // changed reports whether this execution takes the new path of change id.
-func changed(ctx workflow.Context, id string) bool {
+func (o *order) changed(ctx workflow.Context, id string) bool {
+	if o.in.Revision >= revisionOf(id) {
+		return true
+	}
 	return workflow.GetVersion(ctx, id, workflow.DefaultVersion, 1) == 1
 }
