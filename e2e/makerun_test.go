@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,56 +32,15 @@ func TestMakeRun(t *testing.T) {
 	for _, svc := range config.ServiceNames {
 		ports[config.EnvName(svc, "PORT")] = freePort()
 	}
-	cmd := exec.Command("make", "-s", "run")
-	cmd.Dir = env.root
-	cmd.Env = append(os.Environ(), "DATA_DIR="+t.TempDir(), "OPERATOR_TOKENS=")
+	environ := []string{"DATA_DIR=" + t.TempDir(), "OPERATOR_TOKENS="}
 	for k, v := range ports {
-		cmd.Env = append(cmd.Env, k+"="+strconv.Itoa(v))
+		environ = append(environ, k+"="+strconv.Itoa(v))
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, like a terminal's foreground job
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	m := startMake(t, "run", environ)
+	pids := m.awaitBanner(t, 3*time.Minute, "temporal", "services", "worker", "api")
+	if !strings.Contains(m.log.String(), "operator token dev-") {
+		t.Errorf("make run did not print a dev operator token:\n%s", m.log.String())
 	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-
-	lines := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var log strings.Builder
-	pidsLine := regexp.MustCompile(`processes\s+(.*)$`)
-	var pids map[string]int
-	deadline := time.After(3 * time.Minute)
-	for pids == nil {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("make run ended before it was ready:\n%s", log.String())
-			}
-			log.WriteString(line + "\n")
-			if m := pidsLine.FindStringSubmatch(line); m != nil {
-				pids = parsePids(t, m[1])
-			}
-		case <-deadline:
-			t.Fatalf("make run not ready after 3 minutes:\n%s", log.String())
-		}
-	}
-	if !strings.Contains(log.String(), "operator token dev-") {
-		t.Errorf("make run did not print a dev operator token:\n%s", log.String())
-	}
-	go func() { // keep draining the output
-		for range lines {
-		}
-	}()
 
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", ports["API_PORT"])
 	s := &stack{apiURL: apiURL}
@@ -89,26 +49,7 @@ func TestMakeRun(t *testing.T) {
 		t.Fatalf("order through make run = %s %+v, want COMPLETED", v.Status, v.Failure)
 	}
 
-	// Ctrl-C: the terminal sends SIGINT to the foreground process group.
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			t.Fatalf("make run: %v", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("make run did not stop within a minute of Ctrl-C")
-	}
-	for name, pid := range pids {
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("%s (pid %d) is still running after Ctrl-C", name, pid)
-		}
-	}
+	m.interrupt(t, pids)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/healthz", nil)
@@ -119,10 +60,97 @@ func TestMakeRun(t *testing.T) {
 	}
 }
 
-// parsePids reads "temporal=1 services=2 ..." from make run's banner.
-func parsePids(t *testing.T, s string) map[string]int {
+// makeTarget is `make <target>` running in its own process group, as a terminal's
+// foreground job, with its output collected line by line.
+type makeTarget struct {
+	target string
+	cmd    *exec.Cmd
+	lines  chan string
+	log    strings.Builder
+}
+
+// startMake starts `make -s target` in the repository with environ added.
+func startMake(t *testing.T, target string, environ []string) *makeTarget {
+	t.Helper()
+	m := &makeTarget{target: target, cmd: exec.Command("make", "-s", target), lines: make(chan string, 1000)}
+	m.cmd.Dir = env.root
+	m.cmd.Env = append(os.Environ(), environ...)
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, like a terminal's foreground job
+	out, err := m.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cmd.Stderr = m.cmd.Stdout
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL) })
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			m.lines <- sc.Text()
+		}
+		close(m.lines)
+	}()
+	return m
+}
+
+// awaitBanner reads the output until the banner's process list, which must name exactly
+// the processes want, and returns their PIDs. The output is drained from then on.
+func (m *makeTarget) awaitBanner(t *testing.T, timeout time.Duration, want ...string) map[string]int {
+	t.Helper()
+	pidsLine := regexp.MustCompile(`processes\s+(.*)$`)
+	deadline := time.After(timeout)
+	for {
+		select {
+		case line, ok := <-m.lines:
+			if !ok {
+				t.Fatalf("make %s ended before it was ready:\n%s", m.target, m.log.String())
+			}
+			m.log.WriteString(line + "\n")
+			if match := pidsLine.FindStringSubmatch(line); match != nil {
+				go func() { // keep draining the output
+					for range m.lines {
+					}
+				}()
+				return parsePids(t, match[1], want)
+			}
+		case <-deadline:
+			t.Fatalf("make %s not ready after %s:\n%s", m.target, timeout, m.log.String())
+		}
+	}
+}
+
+// interrupt presses Ctrl-C (the terminal sends SIGINT to the foreground process group),
+// waits up to a minute for make to end, and checks that every one of pids is gone.
+func (m *makeTarget) interrupt(t *testing.T, pids map[string]int) {
+	t.Helper()
+	if err := syscall.Kill(-m.cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatalf("make %s: %v", m.target, err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("make %s did not stop within a minute of Ctrl-C", m.target)
+	}
+	for name, pid := range pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("%s (pid %d) is still running after Ctrl-C", name, pid)
+		}
+	}
+}
+
+// parsePids reads "temporal=1 services=2 ..." from a banner; the names must be want's.
+func parsePids(t *testing.T, s string, want []string) map[string]int {
 	t.Helper()
 	pids := map[string]int{}
+	var names []string
 	for _, f := range strings.Fields(s) {
 		name, pid, _ := strings.Cut(f, "=")
 		n, err := strconv.Atoi(pid)
@@ -130,9 +158,10 @@ func parsePids(t *testing.T, s string) map[string]int {
 			t.Fatalf("bad process list %q", s)
 		}
 		pids[name] = n
+		names = append(names, name)
 	}
-	if len(pids) != 4 {
-		t.Fatalf("process list %q, want temporal, services, worker and api", s)
+	if !slices.Equal(names, want) {
+		t.Fatalf("process list %q, want %v", s, want)
 	}
 	return pids
 }

@@ -15,10 +15,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -101,7 +99,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		return err
 	}
 	if cfg.PayloadKeys == "" {
-		if cfg.PayloadKeys, err = devPayloadKey(filepath.Join(cfg.DataDir, "payload-keys")); err != nil {
+		if cfg.PayloadKeys, err = codec.KeepKey(filepath.Join(cfg.DataDir, "payload-keys"), "dev1"); err != nil {
 			return err
 		}
 	}
@@ -177,26 +175,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	case <-ctx.Done():
 		fmt.Fprintln(out, "\nstopping...")
 		return nil
-	case p := <-exited(running):
+	case p := <-proc.FirstExit(running):
 		return fmt.Errorf("%s exited: %v", p.Name, p.Err())
 	}
-}
-
-// devPayloadKey returns the dev payload key kept in file, making it on the first run. The
-// key outlives restarts, so the orders in DataDir's Temporal stay readable.
-func devPayloadKey(file string) (string, error) {
-	b, err := os.ReadFile(file)
-	if err == nil {
-		return strings.TrimSpace(string(b)), nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	key := codec.NewKey("dev1")
-	if err := os.WriteFile(file, []byte(key+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("keep the dev payload key: %w", err)
-	}
-	return key, nil
 }
 
 // waitHTTP waits up to a minute for url to answer 200 while all of running stay up.
@@ -206,25 +187,9 @@ func waitHTTP(ctx context.Context, url string, running []*proc.Proc) error {
 	return proc.WaitHTTP(ctx, url, running...)
 }
 
-// exited returns a channel receiving the first of the processes to exit.
-func exited(ps []*proc.Proc) <-chan *proc.Proc {
-	ch := make(chan *proc.Proc, len(ps))
-	for _, p := range ps {
-		go func() {
-			<-p.Done()
-			ch <- p
-		}()
-	}
-	return ch
-}
-
 // stopAll stops the processes, last started first.
 func stopAll(ps []*proc.Proc, out io.Writer) {
-	for i := len(ps) - 1; i >= 0; i-- {
-		if err := ps[i].Stop(20 * time.Second); err != nil {
-			fmt.Fprintf(out, "devstack | %v\n", err)
-		}
-	}
+	proc.StopAll(ps, 20*time.Second, proc.PrefixWriter(out, "devstack | "))
 	fmt.Fprintln(out, "devstack | all stopped")
 }
 

@@ -18,6 +18,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 
@@ -120,6 +122,25 @@ func NewKey(id string) string {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	return id + ":" + base64.StdEncoding.EncodeToString(secret)
+}
+
+// KeepKey returns the key kept in file, or, when there is no file yet, makes a key with
+// id (NewKey) and keeps it there (mode 0600) so that it outlives restarts. It is for
+// development stacks, whose Temporal state on disk must stay readable; production keys
+// come from a secret store.
+func KeepKey(file, id string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	key := NewKey(id)
+	if err := os.WriteFile(file, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keep the payload key: %w", err)
+	}
+	return key, nil
 }
 
 func redact(s string) string {

@@ -2,6 +2,8 @@ package codec_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -73,5 +75,24 @@ func TestBadKeys(t *testing.T) {
 	}
 	if got := mustCodec(t, codec.NewKey("k2")+","+codec.NewKey("k1")).KeyIDs(); !slices.Equal(got, []string{"k2", "k1"}) {
 		t.Errorf("KeyIDs = %v, want [k2 k1]", got)
+	}
+}
+
+// KeepKey makes a key once and gives the same one back on every later call.
+func TestKeepKey(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "payload-keys")
+	first, err := codec.KeepKey(file, "dev1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := codec.Parse(first); err != nil || c == nil || !slices.Equal(c.KeyIDs(), []string{"dev1"}) {
+		t.Fatalf("kept key %q parses to %v, %v; want one key dev1", first, c, err)
+	}
+	again, err := codec.KeepKey(file, "other")
+	if err != nil || again != first {
+		t.Fatalf("second KeepKey = %q, %v; want the kept key", again, err)
+	}
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v, %v; want mode 0600", info, err)
 	}
 }

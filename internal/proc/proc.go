@@ -148,3 +148,25 @@ func WaitHTTP(ctx context.Context, url string, watch ...*Proc) error {
 		}
 	}
 }
+
+// FirstExit returns a channel that receives the first of ps to exit.
+func FirstExit(ps []*Proc) <-chan *Proc {
+	ch := make(chan *Proc, len(ps))
+	for _, p := range ps {
+		go func() {
+			<-p.Done()
+			ch <- p
+		}()
+	}
+	return ch
+}
+
+// StopAll stops ps, the last started first, each with grace, and reports to out what had
+// to be killed or failed.
+func StopAll(ps []*Proc, grace time.Duration, out io.Writer) {
+	for i := len(ps) - 1; i >= 0; i-- {
+		if err := ps[i].Stop(grace); err != nil {
+			fmt.Fprintf(out, "%v\n", err)
+		}
+	}
+}
