@@ -20,7 +20,9 @@ import (
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
+	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/saga"
+	"github.com/ordersaga/ordersaga/services/inventory"
 )
 
 // envRequireCluster makes TestMakeRunCluster fail, rather than skip, when the cluster's
@@ -32,6 +34,39 @@ const envRequireCluster = "ORDERSAGA_REQUIRE_CLUSTER"
 // Web UI server's API and with `temporal workflow list`, presses Ctrl-C, and checks that
 // every process is gone.
 func TestMakeRunCluster(t *testing.T) {
+	pgURL := needCluster(t)
+	c := startCluster(t, pgURL)
+	s := &stack{apiURL: c.apiURLs[1]}
+	v := s.place(t, orderRequest("cust-1", "pm_card_visa", "US", "SKU-BOOK:2"))
+	if v.Status != saga.StatusCompleted {
+		t.Fatalf("order through the second API = %s %+v, want COMPLETED", v.Status, v.Failure)
+	}
+	first := &stack{apiURL: c.apiURLs[0]}
+	if got := first.get(t, v.OrderID); got.Status != saga.StatusCompleted {
+		t.Errorf("the first API reads the order as %s, want COMPLETED", got.Status)
+	}
+	workflowID := saga.WorkflowID(v.OrderID)
+
+	// The Web UI lists it: its server answers the browser's API calls from the cluster.
+	uiList := fmt.Sprintf("http://127.0.0.1:%d/api/v1/namespaces/ordersaga/workflows?query=%s",
+		c.ports["TEMPORAL_UI_PORT"], url.QueryEscape(`WorkflowId="`+workflowID+`"`))
+	if body := httpGet(t, uiList); !strings.Contains(body, workflowID) || !strings.Contains(body, "COMPLETED") {
+		t.Errorf("the Web UI's workflow list does not show %s as COMPLETED:\n%s", workflowID, body)
+	}
+	// And the CLI finds it in the namespace.
+	out, err := exec.Command(env.temporal, "workflow", "list", "--address", fmt.Sprintf("127.0.0.1:%d", c.ports["TEMPORAL_PORT"]),
+		"--namespace", "ordersaga", "--query", `OrderStatus="COMPLETED"`, "-o", "json").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), workflowID) {
+		t.Errorf("temporal workflow list: %v, does not list %s:\n%s", err, workflowID, out)
+	}
+
+	c.make.interrupt(t, c.pids)
+}
+
+// needCluster returns the PostgreSQL URL the cluster profile runs on, and skips t when
+// that or the cluster's binaries are missing (fails it when envRequireCluster is set).
+func needCluster(t testing.TB) string {
+	t.Helper()
 	pgURL := os.Getenv(dbtest.EnvURL)
 	missing := ""
 	for _, bin := range []string{"temporal-server", "temporal-sql-tool", "temporal-ui-server"} {
@@ -48,53 +83,138 @@ func TestMakeRunCluster(t *testing.T) {
 		}
 		t.Skipf("the cluster profile needs %s", missing)
 	}
+	return pgURL
+}
 
+// BenchmarkDevVsCluster places the same orders (POST /v1/orders?wait= until COMPLETED)
+// on the dev server profile and on the cluster profile, side by side: the e2e PostgreSQL
+// stack on the dev server (one worker, one API, the services in one process) and `make
+// run-cluster` (a Temporal server on PostgreSQL, two workers, two APIs, one process per
+// service). Latency one order at a time, alternating; throughput at 8 and 32 clients,
+// in the order dev, cluster, cluster, dev against drift. Run it with `make bench`.
+func BenchmarkDevVsCluster(b *testing.B) {
+	pgURL := needCluster(b)
+	var dev *stack
+	for _, s := range env.stacks {
+		if s.name == "postgres" {
+			dev = s
+		}
+	}
+	if dev == nil {
+		b.Fatal("no postgres stack on the dev server")
+	}
+	c := startCluster(b, pgURL)
+	defer c.make.interrupt(b, c.pids)
+	profiles := []*stack{dev, c.stack}
+	sku := map[*stack]string{dev: dev.newProduct(b, 100, 1_000_000), c.stack: c.stack.newProduct(b, 100, 1_000_000)}
+	name := map[*stack]string{dev: "dev server", c.stack: "cluster"}
+
+	const rounds = 40
+	lat := map[*stack][]time.Duration{}
+	for i := range rounds {
+		for k := range profiles {
+			s := profiles[(k+i)%2] // alternate which goes first
+			d, err := timeOrder(b, s, sku[s])
+			if err != nil {
+				b.Fatal(err)
+			}
+			lat[s] = append(lat[s], d)
+		}
+	}
+	tput := map[*stack]map[int]float64{dev: {}, c.stack: {}}
+	for _, clients := range []int{8, 32} {
+		for _, s := range []*stack{dev, c.stack, c.stack, dev} {
+			tput[s][clients] += throughput(b, s, sku[s], clients, 4*clients) / 2
+		}
+	}
+	// What the cluster's persistence costs: PostgreSQL transactions in Temporal's two
+	// databases, and WAL flushes to disk (the server's, whoever asked), per order, over
+	// orders placed on the cluster alone.
+	const alone = 20
+	commits0, syncs0 := pgCounters(b, pgURL, c.prefix+"temporal%")
+	for range alone {
+		if _, err := timeOrder(b, c.stack, sku[c.stack]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second) // PostgreSQL publishes its statistics within a second
+	commits1, syncs1 := pgCounters(b, pgURL, c.prefix+"temporal%")
+	b.Logf("cluster, per order (%d orders one at a time): %.1f PostgreSQL transactions in Temporal's databases, %.1f WAL syncs",
+		alone, float64(commits1-commits0)/alone, float64(syncs1-syncs0)/alone)
+	b.ReportMetric(float64(commits1-commits0)/alone, "temporal-pg-xacts/order")
+
+	b.Logf("POST /v1/orders?wait= until COMPLETED; latency over %d orders one at a time, alternating; throughput two passes each (ABBA)", rounds)
+	b.Logf("%-11s %8s %8s %8s %16s %16s", "profile", "p50 ms", "p95 ms", "p99 ms", "orders/s (8)", "orders/s (32)")
+	for _, s := range profiles {
+		b.Logf("%-11s %8.1f %8.1f %8.1f %16.1f %16.1f", name[s], ms(percentile(lat[s], .5)), ms(percentile(lat[s], .95)),
+			ms(percentile(lat[s], .99)), tput[s][8], tput[s][32])
+	}
+	b.ReportMetric(ms(percentile(lat[c.stack], .5))/ms(percentile(lat[dev], .5)), "cluster/dev-p50")
+	b.ReportMetric(tput[c.stack][32]/tput[dev][32], "cluster/dev-tput32")
+}
+
+// pgCounters returns the committed transactions of the databases named like pattern, and
+// the server's WAL syncs so far.
+func pgCounters(b *testing.B, pgURL, pattern string) (commits, syncs int64) {
+	b.Helper()
+	db, err := database.Open(context.Background(), database.Config{URL: pgURL}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = database.Close(db) }()
+	if err := db.Raw("SELECT COALESCE(SUM(xact_commit), 0) FROM pg_stat_database WHERE datname LIKE ?", pattern).Scan(&commits).Error; err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Raw("SELECT wal_sync FROM pg_stat_wal").Scan(&syncs).Error; err != nil {
+		b.Fatal(err)
+	}
+	return commits, syncs
+}
+
+// cluster is a `make run-cluster` on its own ports and databases.
+type cluster struct {
+	make    *makeTarget
+	prefix  string // of its databases' names
+	pids    map[string]int
+	ports   map[string]int // by setting name
+	apiURLs []string
+	// stack reaches the cluster's first API and its services, for newProduct and the like.
+	stack *stack
+}
+
+// startCluster runs `make run-cluster` with databases named e2e_<random>_ on pgURL's
+// server (dropped at the end) and waits until it is ready.
+func startCluster(t testing.TB, pgURL string) *cluster {
+	t.Helper()
 	prefix := "e2e_" + randomHex(4) + "_"
 	t.Cleanup(func() { dropDatabases(t, pgURL, prefix) })
-	ports := map[string]int{"TEMPORAL_PORT": freePortBelow(32000), "TEMPORAL_MEMBERSHIP_PORT": freePortBelow(32000),
-		"TEMPORAL_UI_PORT": freePort(), "TEMPORAL_METRICS_PORT": freePort()}
+	c := &cluster{prefix: prefix, ports: map[string]int{
+		"TEMPORAL_PORT": freePortBelow(32000), "TEMPORAL_MEMBERSHIP_PORT": freePortBelow(32000),
+		"TEMPORAL_UI_PORT": freePort(), "TEMPORAL_METRICS_PORT": freePort(),
+	}}
 	for _, svc := range config.ServiceNames {
-		ports[config.EnvName(svc, "PORT")] = freePort()
+		c.ports[config.EnvName(svc, "PORT")] = freePort()
 	}
 	apiPorts, workerPorts := []int{freePort(), freePort()}, []int{freePort(), freePort()}
 	environ := []string{
 		"DATABASE_URL=" + pgURL, "DB_PREFIX=" + prefix, "DATA_DIR=" + t.TempDir(), "OPERATOR_TOKENS=",
 		"API_PORTS=" + joinPorts(apiPorts), "WORKER_PORTS=" + joinPorts(workerPorts),
 	}
-	for k, v := range ports {
+	for k, v := range c.ports {
 		environ = append(environ, k+"="+strconv.Itoa(v))
 	}
-	m := startMake(t, "run-cluster", environ)
+	for _, p := range apiPorts {
+		c.apiURLs = append(c.apiURLs, fmt.Sprintf("http://127.0.0.1:%d", p))
+	}
+	c.make = startMake(t, "run-cluster", environ)
 	want := []string{"temporal", "ui"}
 	want = append(want, config.ServiceNames...)
 	want = append(want, "worker-1", "worker-2", "api-1", "api-2")
-	pids := m.awaitBanner(t, 5*time.Minute, want...)
-
-	s := &stack{apiURL: fmt.Sprintf("http://127.0.0.1:%d", apiPorts[1])}
-	v := s.place(t, orderRequest("cust-1", "pm_card_visa", "US", "SKU-BOOK:2"))
-	if v.Status != saga.StatusCompleted {
-		t.Fatalf("order through the second API = %s %+v, want COMPLETED", v.Status, v.Failure)
-	}
-	first := &stack{apiURL: fmt.Sprintf("http://127.0.0.1:%d", apiPorts[0])}
-	if got := first.get(t, v.OrderID); got.Status != saga.StatusCompleted {
-		t.Errorf("the first API reads the order as %s, want COMPLETED", got.Status)
-	}
-	workflowID := saga.WorkflowID(v.OrderID)
-
-	// The Web UI lists it: its server answers the browser's API calls from the cluster.
-	uiList := fmt.Sprintf("http://127.0.0.1:%d/api/v1/namespaces/ordersaga/workflows?query=%s",
-		ports["TEMPORAL_UI_PORT"], url.QueryEscape(`WorkflowId="`+workflowID+`"`))
-	if body := httpGet(t, uiList); !strings.Contains(body, workflowID) || !strings.Contains(body, "COMPLETED") {
-		t.Errorf("the Web UI's workflow list does not show %s as COMPLETED:\n%s", workflowID, body)
-	}
-	// And the CLI finds it in the namespace.
-	out, err := exec.Command(env.temporal, "workflow", "list", "--address", fmt.Sprintf("127.0.0.1:%d", ports["TEMPORAL_PORT"]),
-		"--namespace", "ordersaga", "--query", `OrderStatus="COMPLETED"`, "-o", "json").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), workflowID) {
-		t.Errorf("temporal workflow list: %v, does not list %s:\n%s", err, workflowID, out)
-	}
-
-	m.interrupt(t, pids)
+	c.pids = c.make.awaitBanner(t, 5*time.Minute, want...)
+	c.stack = &stack{name: "cluster", apiURL: c.apiURLs[0], initialStock: map[string]int{}, initialBalance: map[string]int64{},
+		inventory: inventory.NewClient(fmt.Sprintf("http://127.0.0.1:%d", c.ports[config.EnvName(config.Inventory, "PORT")]),
+			httpx.NewServiceHTTPClient(serviceToken))}
+	return c
 }
 
 // freePortBelow returns a port below limit, at least 16 apart from the next in use: the
@@ -145,7 +265,7 @@ func httpGet(t *testing.T, url string) string {
 }
 
 // dropDatabases drops the databases whose names start with prefix on pgURL's server.
-func dropDatabases(t *testing.T, pgURL, prefix string) {
+func dropDatabases(t testing.TB, pgURL, prefix string) {
 	db, err := database.Open(context.Background(), database.Config{URL: pgURL}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Errorf("drop the cluster's databases: %v", err)

@@ -70,7 +70,7 @@ type makeTarget struct {
 }
 
 // startMake starts `make -s target` in the repository with environ added.
-func startMake(t *testing.T, target string, environ []string) *makeTarget {
+func startMake(t testing.TB, target string, environ []string) *makeTarget {
 	t.Helper()
 	m := &makeTarget{target: target, cmd: exec.Command("make", "-s", target), lines: make(chan string, 1000)}
 	m.cmd.Dir = env.root
@@ -97,7 +97,7 @@ func startMake(t *testing.T, target string, environ []string) *makeTarget {
 
 // awaitBanner reads the output until the banner's process list, which must name exactly
 // the processes want, and returns their PIDs. The output is drained from then on.
-func (m *makeTarget) awaitBanner(t *testing.T, timeout time.Duration, want ...string) map[string]int {
+func (m *makeTarget) awaitBanner(t testing.TB, timeout time.Duration, want ...string) map[string]int {
 	t.Helper()
 	pidsLine := regexp.MustCompile(`processes\s+(.*)$`)
 	deadline := time.After(timeout)
@@ -123,7 +123,7 @@ func (m *makeTarget) awaitBanner(t *testing.T, timeout time.Duration, want ...st
 
 // interrupt presses Ctrl-C (the terminal sends SIGINT to the foreground process group),
 // waits up to a minute for make to end, and checks that every one of pids is gone.
-func (m *makeTarget) interrupt(t *testing.T, pids map[string]int) {
+func (m *makeTarget) interrupt(t testing.TB, pids map[string]int) {
 	t.Helper()
 	if err := syscall.Kill(-m.cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func (m *makeTarget) interrupt(t *testing.T, pids map[string]int) {
 }
 
 // parsePids reads "temporal=1 services=2 ..." from a banner; the names must be want's.
-func parsePids(t *testing.T, s string, want []string) map[string]int {
+func parsePids(t testing.TB, s string, want []string) map[string]int {
 	t.Helper()
 	pids := map[string]int{}
 	var names []string
