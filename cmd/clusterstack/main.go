@@ -28,7 +28,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -49,22 +48,30 @@ import (
 	"github.com/ordersaga/ordersaga/internal/temporalx"
 )
 
-// Config is clusterstack's configuration.
+// Config is clusterstack's configuration (the settings in the package comment).
 type Config struct {
-	DatabaseURL          *url.URL
-	DBPrefix             string
-	BinDir, DataDir      string
-	TemporalPort, UIPort int
-	TemporalMetricsPort  int
-	MembershipPort       int
-	Namespace            string
-	Retention            time.Duration
-	APIPorts             []int
-	WorkerPorts          []int
-	ServicePorts         map[string]int
-	OperatorTokens       string
-	ServiceTokens        string
-	PayloadKeys          string
+	// DatabaseURL names the PostgreSQL server, the user, and a database to connect to
+	// while creating the stack's own, whose names start with DBPrefix.
+	DatabaseURL *url.URL
+	DBPrefix    string
+	BinDir      string
+	// DataDir keeps the dev payload key, so that the orders stay readable across starts.
+	DataDir             string
+	TemporalPort        int // the frontend's gRPC port
+	UIPort              int
+	TemporalMetricsPort int
+	// MembershipPort is the frontend's membership port; deploy/temporal/config.yaml
+	// derives the other services' ports from it and from TemporalPort.
+	MembershipPort int
+	Namespace      string
+	Retention      time.Duration // of closed orders' histories in the namespace
+	APIPorts       []int         // one API process per port
+	WorkerPorts    []int         // one worker process per port
+	ServicePorts   map[string]int
+	// OperatorTokens, ServiceTokens and PayloadKeys are passed on as for `make run`;
+	// without ServiceTokens the parts run in DEV_MODE, without PayloadKeys a dev key is
+	// kept in DataDir.
+	OperatorTokens, ServiceTokens, PayloadKeys string
 }
 
 func readConfig(getenv func(string) string) (Config, error) {
@@ -112,6 +119,16 @@ func ports(r *env.Reader, name, def string) []int {
 		r.Fail(fmt.Errorf("%s: want at least one port", name))
 	}
 	return ps
+}
+
+// server returns where the configured PostgreSQL server is and whom to log in as.
+func (c Config) server() (host, port, user, password string) {
+	host, port = c.DatabaseURL.Hostname(), c.DatabaseURL.Port()
+	if port == "" {
+		port = "5432"
+	}
+	password, _ = c.DatabaseURL.User.Password()
+	return host, port, c.DatabaseURL.User.Username(), password
 }
 
 // database returns the URL of database name on the configured server.
@@ -172,11 +189,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	temporalAddr := "127.0.0.1:" + strconv.Itoa(cfg.TemporalPort)
 	uiURL := "http://localhost:" + strconv.Itoa(cfg.UIPort)
 	apiURL := func(i int) string { return "http://localhost:" + strconv.Itoa(cfg.APIPorts[i]) }
-	host, port := cfg.DatabaseURL.Hostname(), cfg.DatabaseURL.Port()
-	if port == "" {
-		port = "5432"
-	}
-	password, _ := cfg.DatabaseURL.User.Password()
+	host, port, user, password := cfg.server()
 
 	var running []*proc.Proc
 	defer func() {
@@ -194,7 +207,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	log.Info("starting the Temporal server", "address", temporalAddr, "config", "deploy/temporal/config.yaml")
 	srv, err := start("temporal", "temporal-server", []string{"--config-file", "deploy/temporal/config.yaml", "--allow-no-auth", "start"}, []string{
 		"TEMPORAL_DB_HOST=" + host, "TEMPORAL_DB_PORT=" + port,
-		"TEMPORAL_DB_USER=" + cfg.DatabaseURL.User.Username(), "TEMPORAL_DB_PASSWORD=" + password,
+		"TEMPORAL_DB_USER=" + user, "TEMPORAL_DB_PASSWORD=" + password,
 		"TEMPORAL_DB=" + temporalDB, "TEMPORAL_VISIBILITY_DB=" + visibilityDB,
 		"TEMPORAL_GRPC_PORT=" + strconv.Itoa(cfg.TemporalPort),
 		"TEMPORAL_MEMBERSHIP_PORT=" + strconv.Itoa(cfg.MembershipPort),
@@ -323,13 +336,9 @@ func createDatabases(ctx context.Context, serverURL string, names []string) erro
 // tool as schemaName: the version table first (kept when it exists), then every versioned
 // update the database lacks. Both steps do nothing on an up-to-date database.
 func migrate(ctx context.Context, cfg Config, database, schemaName string, out io.Writer) error {
-	host, port := cfg.DatabaseURL.Hostname(), cfg.DatabaseURL.Port()
-	if port == "" {
-		port = "5432"
-	}
-	password, _ := cfg.DatabaseURL.User.Password()
+	host, port, user, password := cfg.server()
 	base := []string{"--plugin", "postgres12", "--endpoint", host, "--port", port,
-		"--user", cfg.DatabaseURL.User.Username(), "--database", database, "--quiet"}
+		"--user", user, "--database", database, "--quiet"}
 	steps := [][]string{
 		{"setup-schema", "-v", "0.0"},
 		{"update-schema", "--schema-name", schemaName},
@@ -383,6 +392,6 @@ func printBanner(out io.Writer, cfg Config, uiURL, temporalAddr string, dbs []st
 
   Ctrl-C stops everything.
 `, strings.Join(apis, "  "), uiURL, cfg.Namespace, temporalAddr, temporalAddr, cfg.Namespace,
-		strings.Join(dbs, " "), net.JoinHostPort(cfg.DatabaseURL.Hostname(), cfg.DatabaseURL.Port()),
+		strings.Join(dbs, " "), cfg.DatabaseURL.Host,
 		strings.Join(workers, " "), strings.Join(pids, " "))
 }
