@@ -14,15 +14,25 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
+	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/proc"
+	"github.com/ordersaga/ordersaga/internal/temporalx"
 	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
+	"github.com/ordersaga/ordersaga/services/payment"
 )
 
 // envRequireCluster makes TestMakeRunCluster fail, rather than skip, when the cluster's
@@ -173,11 +183,13 @@ func pgCounters(b *testing.B, pgURL, pattern string) (commits, syncs int64) {
 
 // cluster is a `make run-cluster` on its own ports and databases.
 type cluster struct {
-	make    *makeTarget
-	prefix  string // of its databases' names
-	pids    map[string]int
-	ports   map[string]int // by setting name
-	apiURLs []string
+	make   *makeTarget
+	prefix string // of its databases' names
+	// workerPorts are the workers' ports, worker-1's first.
+	workerPorts []int
+	pids        map[string]int
+	ports       map[string]int // by setting name
+	apiURLs     []string
 	// stack reaches the cluster's first API and its services, for newProduct and the like.
 	stack *stack
 }
@@ -211,10 +223,86 @@ func startCluster(t testing.TB, pgURL string) *cluster {
 	want = append(want, config.ServiceNames...)
 	want = append(want, "worker-1", "worker-2", "api-1", "api-2")
 	c.pids = c.make.awaitBanner(t, 5*time.Minute, want...)
+	hc := httpx.NewServiceHTTPClient(serviceToken)
+	service := func(name string) string {
+		return fmt.Sprintf("http://127.0.0.1:%d", c.ports[config.EnvName(name, "PORT")])
+	}
 	c.stack = &stack{name: "cluster", apiURL: c.apiURLs[0], initialStock: map[string]int{}, initialBalance: map[string]int64{},
-		inventory: inventory.NewClient(fmt.Sprintf("http://127.0.0.1:%d", c.ports[config.EnvName(config.Inventory, "PORT")]),
-			httpx.NewServiceHTTPClient(serviceToken))}
+		inventory: inventory.NewClient(service(config.Inventory), hc), payments: payment.NewClient(service(config.Payment), hc)}
+	c.workerPorts = workerPorts
 	return c
+}
+
+// TestClusterWorkerKilledMidCharge kills (SIGKILL) the worker that runs an order's
+// ChargePayment while the payment service is answering slowly: the other worker finishes
+// the order after the activity's timeout, the customer is charged once, and the cluster
+// starts the killed worker again.
+func TestClusterWorkerKilledMidCharge(t *testing.T) {
+	c := startCluster(t, needCluster(t))
+	s := c.stack
+	cust := s.newCustomer(t, 100000)
+	injectFaults(t, s.payments.Faults(), faults.Config{LatencyMs: 3000, Operations: []string{"charge"}})
+	id := s.placeNoWait(t, orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:1"))
+
+	tc, err := temporalx.Dial(context.Background(), config.LocalTemporal(fmt.Sprintf("127.0.0.1:%d", c.ports["TEMPORAL_PORT"])),
+		slog.New(slog.DiscardHandler), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	// The worker whose identity ("<pid>@<host>@...") the running ChargePayment carries.
+	var pid int
+	deadline := time.Now().Add(15 * time.Second)
+	for pid == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("ChargePayment did not start on a worker within 15 s")
+		}
+		d, err := tc.WorkflowService().DescribeWorkflowExecution(context.Background(), &workflowservice.DescribeWorkflowExecutionRequest{
+			Namespace: "ordersaga", Execution: &commonpb.WorkflowExecution{WorkflowId: saga.WorkflowID(id)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range d.GetPendingActivities() {
+			if a.GetActivityType().GetName() == "ChargePayment" && a.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
+				pid, _ = strconv.Atoi(strings.SplitN(a.GetLastWorkerIdentity(), "@", 2)[0])
+			}
+		}
+		if pid == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	worker := ""
+	for name, p := range c.pids {
+		if p == pid {
+			worker = name
+		}
+	}
+	if !strings.HasPrefix(worker, "worker-") {
+		t.Fatalf("ChargePayment runs in pid %d, not one of the cluster's workers %v", pid, c.pids)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	v := s.await(t, id, time.Minute, "the end", func(v app.OrderView) bool { return v.Status.Settled() })
+	if v.Status != saga.StatusCompleted {
+		t.Fatalf("order = %s %+v, want COMPLETED by the other worker", v.Status, v.Failure)
+	}
+	if b := s.balance(t, cust); b != 100000-v.TotalCents {
+		t.Errorf("balance = %d, want %d: charged once", b, 100000-v.TotalCents)
+	}
+	if p, err := s.payments.Payment(context.Background(), id); err != nil || p.Status != payment.Charged {
+		t.Errorf("payment = %+v, %v; want CHARGED", p, err)
+	}
+	// The cluster started the killed worker again, on its port.
+	n, _ := strconv.Atoi(strings.TrimPrefix(worker, "worker-"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := proc.WaitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", c.workerPorts[n-1])); err != nil {
+		t.Errorf("%s was not started again: %v", worker, err)
+	}
+	delete(c.pids, worker) // the banner's pid of it is gone; its successor stops with the rest
+	c.make.interrupt(t, c.pids)
 }
 
 // freePortBelow returns a port below limit, at least 16 apart from the next in use: the

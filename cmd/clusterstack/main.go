@@ -9,8 +9,9 @@
 //   - the four services, one process and one PostgreSQL database each;
 //   - two workers and two APIs;
 //
-// waits until each answers, prints where everything is, and on Ctrl-C (or when any part
-// exits) stops them all, the APIs first and Temporal last.
+// waits until each answers, and prints where everything is. A worker or an API that dies
+// is started again a second later, as an orchestrator would; when Temporal, the UI or a
+// service exits, or on Ctrl-C, it stops them all, the APIs first and Temporal last.
 //
 // Settings: DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable:
 // the PostgreSQL server, and a database on it to connect to; the stack creates its own
@@ -34,6 +35,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -191,17 +193,66 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	apiURL := func(i int) string { return "http://localhost:" + strconv.Itoa(cfg.APIPorts[i]) }
 	host, port, user, password := cfg.server()
 
-	var running []*proc.Proc
+	// Every process started, for the stop; the supervisor below adds to it.
+	var (
+		mu      sync.Mutex
+		started []*proc.Proc
+		running []*proc.Proc // the first start of each part: the banner's, and whose exit stops all
+	)
 	defer func() {
-		proc.StopAll(running, 20*time.Second, proc.PrefixWriter(out, "clusterstack | "))
+		mu.Lock()
+		defer mu.Unlock()
+		proc.StopAll(started, 20*time.Second, proc.PrefixWriter(out, "clusterstack | "))
 		fmt.Fprintln(out, "clusterstack | all stopped")
 	}()
-	start := func(name, bin string, args, env []string) (*proc.Proc, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before the stop above: the supervisor starts nothing more
+	launch := func(name, bin string, args, env []string) (*proc.Proc, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		p, err := proc.Start(name, filepath.Join(cfg.BinDir, bin), args, env, proc.PrefixWriter(out, fmt.Sprintf("%-10s| ", name)))
+		if err == nil {
+			started = append(started, p)
+		}
+		return p, err
+	}
+	start := func(name, bin string, args, env []string) (*proc.Proc, error) {
+		p, err := launch(name, bin, args, env)
 		if err == nil {
 			running = append(running, p)
 		}
 		return p, err
+	}
+	// supervise starts a worker or an API again whenever it dies, as an orchestrator
+	// would: the others carry the orders meanwhile (a worker's running activities time
+	// out and are retried elsewhere).
+	var watched []*proc.Proc // the parts whose exit stops everything
+	supervise := func(p *proc.Proc, bin string, env []string) {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-p.Done():
+				}
+				log.Warn("a process exited; starting it again", "process", p.Name, "pid", p.Pid(), "error", p.Err())
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				np, err := launch(p.Name, bin, nil, env)
+				if err != nil {
+					log.Error("could not start it again", "process", p.Name, "error", err)
+					return
+				}
+				log.Info("started again", "process", np.Name, "pid", np.Pid())
+				p = np
+			}
+		}()
 	}
 
 	log.Info("starting the Temporal server", "address", temporalAddr, "config", "deploy/temporal/config.yaml")
@@ -279,24 +330,35 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 			return fmt.Errorf("%s service: %w", name, err)
 		}
 	}
+	watched = append(watched, running...) // Temporal, the UI and the services
+	var supervised []func()
 	for i, p := range cfg.WorkerPorts {
-		if _, err := start(fmt.Sprintf("worker-%d", i+1), "worker", nil, with("WORKER_PORT="+strconv.Itoa(p))); err != nil {
+		env := with("WORKER_PORT=" + strconv.Itoa(p))
+		w, err := start(fmt.Sprintf("worker-%d", i+1), "worker", nil, env)
+		if err != nil {
 			return err
 		}
 		if err := waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", p), running); err != nil {
 			return fmt.Errorf("worker %d: %w", i+1, err)
 		}
+		supervised = append(supervised, func() { supervise(w, "worker", env) })
 	}
 	for i, p := range cfg.APIPorts {
-		if _, err := start(fmt.Sprintf("api-%d", i+1), "api", nil, with("API_PORT="+strconv.Itoa(p))); err != nil {
+		env := with("API_PORT=" + strconv.Itoa(p))
+		a, err := start(fmt.Sprintf("api-%d", i+1), "api", nil, env)
+		if err != nil {
 			return err
 		}
 		if err := waitHTTP(ctx, apiURL(i)+"/readyz", running); err != nil {
 			return fmt.Errorf("api %d: %w", i+1, err)
 		}
+		supervised = append(supervised, func() { supervise(a, "api", env) })
 	}
 	if err := waitHTTP(ctx, uiURL, running); err != nil {
 		return fmt.Errorf("web UI: %w", err)
+	}
+	for _, s := range supervised {
+		s()
 	}
 	printBanner(out, cfg, uiURL, temporalAddr, dbs, running)
 
@@ -304,7 +366,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	case <-ctx.Done():
 		fmt.Fprintln(out, "\nstopping...")
 		return nil
-	case p := <-proc.FirstExit(running):
+	case p := <-proc.FirstExit(watched):
 		return fmt.Errorf("%s exited: %v", p.Name, p.Err())
 	}
 }
