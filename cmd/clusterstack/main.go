@@ -286,9 +286,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 			return err
 		}
 	}
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	pctx, stopProvision := context.WithTimeout(ctx, time.Minute)
 	err = temporalx.Provision(pctx, tc, cfg.Namespace, cfg.Retention)
-	cancel()
+	stopProvision()
 	tc.Close()
 	if err != nil {
 		return err
