@@ -85,9 +85,21 @@ func startMake(t testing.TB, target string, environ []string) *makeTarget {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL) })
+	// The whole output also goes to a file among the e2e logs, kept when a test fails.
+	logFile, err := os.CreateTemp(env.logDir, "make-"+target+"-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the output of make %s is in %s", target, logFile.Name())
+		}
+	})
 	go func() {
+		defer logFile.Close()
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			fmt.Fprintln(logFile, sc.Text())
 			m.lines <- sc.Text()
 		}
 		close(m.lines)
