@@ -200,8 +200,12 @@ func startCluster(t testing.TB, pgURL string) *cluster {
 	t.Helper()
 	prefix := "e2e_" + randomHex(4) + "_"
 	t.Cleanup(func() { dropDatabases(t, pgURL, prefix) })
+	grpc, membership := freePortBelow(32000), freePortBelow(32000)
+	for membership > grpc-16 && membership < grpc+16 { // the two ranges must not overlap
+		membership = freePortBelow(32000)
+	}
 	c := &cluster{prefix: prefix, ports: map[string]int{
-		"TEMPORAL_PORT": freePortBelow(32000), "TEMPORAL_MEMBERSHIP_PORT": freePortBelow(32000),
+		"TEMPORAL_PORT": grpc, "TEMPORAL_MEMBERSHIP_PORT": membership,
 		"TEMPORAL_UI_PORT": freePort(), "TEMPORAL_METRICS_PORT": freePort(),
 	}}
 	for _, svc := range config.ServiceNames {
