@@ -309,14 +309,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		"PAYLOAD_KEYS=" + cfg.PayloadKeys,
 		"SERVICE_TOKENS=" + cfg.ServiceTokens,
 	}
-	if cfg.ServiceTokens == "" {
-		common = append(common, "DEV_MODE=true")
-	}
-	for _, kv := range []string{"FAULTS_ENABLED=true", "SEED_DEMO_DATA=true"} {
-		if name, _, _ := strings.Cut(kv, "="); getenv(name) == "" {
-			common = append(common, kv)
-		}
-	}
+	common = append(common, config.LocalStackEnv(getenv, cfg.ServiceTokens)...)
 	with := func(kv ...string) []string { return append(append([]string{}, common...), kv...) }
 
 	for _, name := range config.ServiceNames {
@@ -326,7 +319,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		}
 	}
 	for _, name := range config.ServiceNames {
-		if err := waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", cfg.ServicePorts[name]), running); err != nil {
+		if err := proc.WaitHTTPWithin(ctx, time.Minute, fmt.Sprintf("http://127.0.0.1:%d/healthz", cfg.ServicePorts[name]), running...); err != nil {
 			return fmt.Errorf("%s service: %w", name, err)
 		}
 	}
@@ -338,7 +331,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", p), running); err != nil {
+		if err := proc.WaitHTTPWithin(ctx, time.Minute, fmt.Sprintf("http://127.0.0.1:%d/readyz", p), running...); err != nil {
 			return fmt.Errorf("worker %d: %w", i+1, err)
 		}
 		supervised = append(supervised, func() { supervise(w, "worker", env) })
@@ -349,12 +342,12 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := waitHTTP(ctx, apiURL(i)+"/readyz", running); err != nil {
+		if err := proc.WaitHTTPWithin(ctx, time.Minute, apiURL(i)+"/readyz", running...); err != nil {
 			return fmt.Errorf("api %d: %w", i+1, err)
 		}
 		supervised = append(supervised, func() { supervise(a, "api", env) })
 	}
-	if err := waitHTTP(ctx, uiURL, running); err != nil {
+	if err := proc.WaitHTTPWithin(ctx, time.Minute, uiURL, running...); err != nil {
 		return fmt.Errorf("web UI: %w", err)
 	}
 	for _, s := range supervised {
@@ -422,13 +415,6 @@ func migrate(ctx context.Context, cfg Config, database, schemaName string, out i
 		}
 	}
 	return nil
-}
-
-// waitHTTP waits up to a minute for url to answer 200 while all of running stay up.
-func waitHTTP(ctx context.Context, url string, running []*proc.Proc) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return proc.WaitHTTP(ctx, url, running...)
 }
 
 func printBanner(out io.Writer, cfg Config, uiURL, temporalAddr string, dbs []string, running []*proc.Proc) {

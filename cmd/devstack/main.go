@@ -112,17 +112,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		"DATA_DIR=" + cfg.DataDir,
 		"PAYLOAD_KEYS=" + cfg.PayloadKeys,
 	}
-	if cfg.ServiceTokens == "" {
-		// On a laptop the services may run open; anywhere else SERVICE_TOKENS is required.
-		childEnv = append(childEnv, "DEV_MODE=true")
-	}
-	// The demo: its catalogue and customers, and fault injection to play with. Both are
-	// off by default everywhere else.
-	for _, kv := range []string{"FAULTS_ENABLED=true", "SEED_DEMO_DATA=true"} {
-		if name, _, _ := strings.Cut(kv, "="); getenv(name) == "" {
-			childEnv = append(childEnv, kv)
-		}
-	}
+	childEnv = append(childEnv, config.LocalStackEnv(getenv, cfg.ServiceTokens)...)
 
 	var running []*proc.Proc
 	defer func() { stopAll(running, out) }()
@@ -153,20 +143,20 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		return err
 	}
 	for _, name := range config.ServiceNames {
-		if err := waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", cfg.ServicePorts[name]), running); err != nil {
+		if err := proc.WaitHTTPWithin(ctx, time.Minute, fmt.Sprintf("http://127.0.0.1:%d/healthz", cfg.ServicePorts[name]), running...); err != nil {
 			return fmt.Errorf("%s service: %w", name, err)
 		}
 	}
 	if _, err := start("worker"); err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.WorkerPort), running); err != nil {
+	if err := proc.WaitHTTPWithin(ctx, time.Minute, fmt.Sprintf("http://127.0.0.1:%d/readyz", cfg.WorkerPort), running...); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	if _, err := start("api"); err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, apiURL+"/readyz", running); err != nil {
+	if err := proc.WaitHTTPWithin(ctx, time.Minute, apiURL+"/readyz", running...); err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
 	printBanner(out, cfg, apiURL, uiURL, running)
@@ -178,13 +168,6 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	case p := <-proc.FirstExit(running):
 		return fmt.Errorf("%s exited: %v", p.Name, p.Err())
 	}
-}
-
-// waitHTTP waits up to a minute for url to answer 200 while all of running stay up.
-func waitHTTP(ctx context.Context, url string, running []*proc.Proc) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return proc.WaitHTTP(ctx, url, running...)
 }
 
 // stopAll stops the processes, last started first.

@@ -255,3 +255,21 @@ func EnvName(name, suffix string) string {
 	}
 	return string(b)
 }
+
+// LocalStackEnv is what the one-machine stacks (`make run`, `make run-cluster`) add to
+// their parts' environment beyond the production defaults: DEV_MODE when no service
+// tokens are set (on a laptop the services may run open; anywhere else SERVICE_TOKENS is
+// required), and the demo (its catalogue and customers, and fault injection to play
+// with), unless getenv sets FAULTS_ENABLED or SEED_DEMO_DATA otherwise.
+func LocalStackEnv(getenv func(string) string, serviceTokens string) []string {
+	var kvs []string
+	if serviceTokens == "" {
+		kvs = append(kvs, "DEV_MODE=true")
+	}
+	for _, kv := range []string{"FAULTS_ENABLED=true", "SEED_DEMO_DATA=true"} {
+		if name, _, _ := strings.Cut(kv, "="); getenv(name) == "" {
+			kvs = append(kvs, kv)
+		}
+	}
+	return kvs
+}

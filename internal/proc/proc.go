@@ -149,6 +149,13 @@ func WaitHTTP(ctx context.Context, url string, watch ...*Proc) error {
 	}
 }
 
+// WaitHTTPWithin is WaitHTTP bounded by limit.
+func WaitHTTPWithin(ctx context.Context, limit time.Duration, url string, watch ...*Proc) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	return WaitHTTP(ctx, url, watch...)
+}
+
 // FirstExit returns a channel that receives the first of ps to exit.
 func FirstExit(ps []*Proc) <-chan *Proc {
 	ch := make(chan *Proc, len(ps))
