@@ -32,7 +32,9 @@ import (
 	"github.com/ordersaga/ordersaga/internal/temporalx"
 	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/inventory"
+	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
+	"github.com/ordersaga/ordersaga/services/shipping"
 )
 
 // envRequireCluster makes TestMakeRunCluster fail, rather than skip, when the cluster's
@@ -185,18 +187,20 @@ func pgCounters(b *testing.B, pgURL, pattern string) (commits, syncs int64) {
 type cluster struct {
 	make   *makeTarget
 	prefix string // of its databases' names
-	// workerPorts are the workers' ports, worker-1's first.
-	workerPorts []int
-	pids        map[string]int
-	ports       map[string]int // by setting name
-	apiURLs     []string
+	// workerPorts and apiPorts are the workers' and the APIs' ports, worker-1's and
+	// api-1's first.
+	workerPorts, apiPorts []int
+	pids                  map[string]int
+	ports                 map[string]int // by setting name
+	apiURLs               []string
 	// stack reaches the cluster's first API and its services, for newProduct and the like.
 	stack *stack
 }
 
 // startCluster runs `make run-cluster` with databases named e2e_<random>_ on pgURL's
-// server (dropped at the end) and waits until it is ready.
-func startCluster(t testing.TB, pgURL string) *cluster {
+// server (dropped at the end), extraEnv added to its environment, and waits until it is
+// ready.
+func startCluster(t testing.TB, pgURL string, extraEnv ...string) *cluster {
 	t.Helper()
 	prefix := "e2e_" + randomHex(4) + "_"
 	t.Cleanup(func() { dropDatabases(t, pgURL, prefix) })
@@ -213,8 +217,11 @@ func startCluster(t testing.TB, pgURL string) *cluster {
 	}
 	apiPorts, workerPorts := []int{freePort(), freePort()}, []int{freePort(), freePort()}
 	environ := []string{
-		"DATABASE_URL=" + pgURL, "DB_PREFIX=" + prefix, "DATA_DIR=" + t.TempDir(), "OPERATOR_TOKENS=",
+		"DATABASE_URL=" + pgURL, "DB_PREFIX=" + prefix, "DATA_DIR=" + t.TempDir(), "OPERATOR_TOKENS=" + operatorToken,
 		"API_PORTS=" + joinPorts(apiPorts), "WORKER_PORTS=" + joinPorts(workerPorts),
+		// As on the dev server's stacks: a compensation gives up after 3 attempts (seconds,
+		// not the default's minutes) and the order needs attention.
+		"COMPENSATION_MAX_ATTEMPTS=3",
 	}
 	for k, v := range c.ports {
 		environ = append(environ, k+"="+strconv.Itoa(v))
@@ -222,19 +229,65 @@ func startCluster(t testing.TB, pgURL string) *cluster {
 	for _, p := range apiPorts {
 		c.apiURLs = append(c.apiURLs, fmt.Sprintf("http://127.0.0.1:%d", p))
 	}
-	c.make = startMake(t, "run-cluster", environ)
+	c.make = startMake(t, "run-cluster", append(environ, extraEnv...))
 	want := []string{"temporal", "ui"}
 	want = append(want, config.ServiceNames...)
 	want = append(want, "worker-1", "worker-2", "api-1", "api-2")
 	c.pids = c.make.awaitBanner(t, 5*time.Minute, want...)
-	hc := httpx.NewServiceHTTPClient(serviceToken)
-	service := func(name string) string {
-		return fmt.Sprintf("http://127.0.0.1:%d", c.ports[config.EnvName(name, "PORT")])
+	c.workerPorts, c.apiPorts = workerPorts, apiPorts
+
+	tc, err := temporalx.Dial(context.Background(), c.temporal(), slog.New(slog.DiscardHandler), time.Minute)
+	if err != nil {
+		t.Fatal(err)
 	}
-	c.stack = &stack{name: "cluster", apiURL: c.apiURLs[0], initialStock: map[string]int{}, initialBalance: map[string]int64{},
-		inventory: inventory.NewClient(service(config.Inventory), hc), payments: payment.NewClient(service(config.Payment), hc)}
-	c.workerPorts = workerPorts
+	t.Cleanup(tc.Close)
+	s := &stack{name: "cluster", apiURL: c.apiURLs[0], urls: map[string]string{}, taskQueue: c.temporal().TaskQueue, tc: tc,
+		initialStock: map[string]int{}, initialBalance: map[string]int64{}}
+	hc := httpx.NewServiceHTTPClient(serviceToken)
+	for _, svc := range config.ServiceNames {
+		s.urls[svc] = fmt.Sprintf("http://127.0.0.1:%d", c.ports[config.EnvName(svc, "PORT")])
+	}
+	s.orders = order.NewClient(s.urls[config.Order], hc)
+	s.inventory = inventory.NewClient(s.urls[config.Inventory], hc)
+	s.payments = payment.NewClient(s.urls[config.Payment], hc)
+	s.shipping = shipping.NewClient(s.urls[config.Shipping], hc)
+	for _, p := range inventory.SeedProducts {
+		s.initialStock[p.SKU] = p.Available
+	}
+	for _, c := range payment.SeedCustomers {
+		s.initialBalance[c.CustomerID] = c.BalanceCents
+	}
+	c.stack = s
 	return c
+}
+
+// temporal is how a client reaches the cluster's namespace.
+func (c *cluster) temporal() config.Temporal {
+	t := config.LocalTemporal(fmt.Sprintf("127.0.0.1:%d", c.ports["TEMPORAL_PORT"]))
+	t.Profile.Namespace = "ordersaga"
+	return t
+}
+
+// TestClusterSaga runs the saga's scenarios (every outcome, cancel, approval,
+// NEEDS_ATTENTION and retry, idempotency, bad input) on the cluster profile, each request
+// going to the next of the two API replicas in turn, and then checks the cluster's books:
+// stock, balances, payments and shipments agree with every order's final status, and no
+// order's workflow is left running.
+func TestClusterSaga(t *testing.T) {
+	c := startCluster(t, needCluster(t))
+	s := c.stack
+	s.apiURLs = c.apiURLs
+	for _, sc := range sagaScenarios {
+		t.Run(sc.name, func(t *testing.T) { sc.run(t, s) })
+	}
+	violations, err := s.invariantViolations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range violations {
+		t.Errorf("books: %s", v)
+	}
+	c.make.interrupt(t, c.pids)
 }
 
 // TestClusterWorkerKilledMidCharge kills (SIGKILL) the worker that runs an order's
@@ -248,12 +301,6 @@ func TestClusterWorkerKilledMidCharge(t *testing.T) {
 	injectFaults(t, s.payments.Faults(), faults.Config{LatencyMs: 3000, Operations: []string{"charge"}})
 	id := s.placeNoWait(t, orderRequest(cust, "pm_card_visa", "US", "SKU-MUG:1"))
 
-	tc, err := temporalx.Dial(context.Background(), config.LocalTemporal(fmt.Sprintf("127.0.0.1:%d", c.ports["TEMPORAL_PORT"])),
-		slog.New(slog.DiscardHandler), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
 	// The worker whose identity ("<pid>@<host>@...") the running ChargePayment carries.
 	var pid int
 	deadline := time.Now().Add(15 * time.Second)
@@ -261,7 +308,7 @@ func TestClusterWorkerKilledMidCharge(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("ChargePayment did not start on a worker within 15 s")
 		}
-		d, err := tc.WorkflowService().DescribeWorkflowExecution(context.Background(), &workflowservice.DescribeWorkflowExecutionRequest{
+		d, err := s.tc.WorkflowService().DescribeWorkflowExecution(context.Background(), &workflowservice.DescribeWorkflowExecutionRequest{
 			Namespace: "ordersaga", Execution: &commonpb.WorkflowExecution{WorkflowId: saga.WorkflowID(id)}})
 		if err != nil {
 			t.Fatal(err)

@@ -31,6 +31,8 @@ type runbook struct {
 	blocks map[string]string
 	used   map[string]bool
 	s      *stack
+	// deployedAt is DEPLOYED_AT, the time a deploy started, for the blocks about deploys.
+	deployedAt string
 }
 
 var runbookBlock = regexp.MustCompile("^```sh runbook=([a-z-]+)$")
@@ -86,7 +88,7 @@ func (rb *runbook) run(t *testing.T, name, orderID, customerID string) string {
 	cmd.Dir = env.root
 	cmd.Env = append(os.Environ(),
 		"TEMPORAL_ADDRESS="+env.tempAddr, "TEMPORAL_NAMESPACE=default",
-		"ORDER_ID="+orderID, "CUSTOMER_ID="+customerID,
+		"ORDER_ID="+orderID, "CUSTOMER_ID="+customerID, "DEPLOYED_AT="+rb.deployedAt,
 		"API="+rb.s.apiURL, "TOKEN="+operatorToken, "SERVICE_TOKEN="+serviceToken,
 		"ORDER_URL="+rb.s.urls[config.Order], "INVENTORY_URL="+rb.s.urls[config.Inventory],
 		"PAYMENT_URL="+rb.s.urls[config.Payment], "SHIPPING_URL="+rb.s.urls[config.Shipping],
@@ -181,6 +183,16 @@ func TestRunbook(t *testing.T) {
 		if after := s.product(t, "SKU-LAPTOP"); after.Available != before.Available || after.Reserved != before.Reserved {
 			t.Errorf("SKU-LAPTOP went from %+v to %+v, want the stock back", before, after)
 		}
+	})
+
+	t.Run("count-open-since counts the orders started since a deploy that are still open", func(t *testing.T) {
+		cust := s.newCustomer(t, 500000)
+		rb.deployedAt = time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
+		v := placeBig(t, cust)
+		rb.runUntil(t, "count-open-since", v.OrderID, cust, "Total: 1")
+		mustContain(t, "reject", rb.run(t, "reject", v.OrderID, cust), "Signal workflow succeeded")
+		s.await(t, v.OrderID, 20*time.Second, "rejection", final)
+		rb.runUntil(t, "count-open-since", v.OrderID, cust, "Total: 0")
 	})
 
 	t.Run("order data is sealed; a new payload key is made as the runbook says", func(t *testing.T) {

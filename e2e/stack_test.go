@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,9 +201,12 @@ func createDatabase(ctx context.Context, baseURL string) (string, error) {
 // stack is one complete ordersaga (services, worker, API) on its own task queue and
 // storage, sharing the dev server.
 type stack struct {
-	name      string
-	env       []string
-	apiURL    string
+	name   string
+	env    []string
+	apiURL string
+	// apiURLs, when set, are API replicas that call takes in turn (apiURL is ignored).
+	apiURLs   []string
+	nextAPI   atomic.Uint64
 	workerURL string            // the worker's /healthz, /readyz, /metrics
 	urls      map[string]string // service name → base URL
 	taskQueue string
@@ -327,6 +331,14 @@ func (s *stack) killWorker() {
 	s.worker.Kill()
 }
 
+// note names orderID as the scenario's representative order for -record-histories, when
+// it ran on the dev server the recording reads from.
+func (s *stack) note(scenario, orderID string) {
+	if s.tc == env.tc {
+		env.recording.note(scenario, orderID)
+	}
+}
+
 // each runs fn as a subtest on every stack.
 func each(t *testing.T, fn func(t *testing.T, s *stack)) {
 	t.Helper()
@@ -439,7 +451,11 @@ func (s *stack) call(t testing.TB, method, path string, body any, headers ...str
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, s.apiURL+path, rd)
+	base := s.apiURL
+	if n := len(s.apiURLs); n > 0 {
+		base = s.apiURLs[(s.nextAPI.Add(1)-1)%uint64(n)]
+	}
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
