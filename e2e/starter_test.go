@@ -50,3 +50,27 @@ func TestStarter(t *testing.T) {
 		}
 	})
 }
+
+// TestStarterProvision runs `starter provision`, as the compose stack does, on a new
+// namespace of the dev server, twice: the namespace is registered with its retention and
+// the search attributes can be queried, and the second run changes nothing and succeeds.
+func TestStarterProvision(t *testing.T) {
+	ns := "e2e-provision-" + randomHex(4)
+	for run := range 2 {
+		cmd := exec.Command(filepath.Join(env.binDir, "starter"), "provision", "-wait", "30s")
+		cmd.Env = append(cmd.Environ(), "TEMPORAL_ADDRESS="+env.tempAddr, "TEMPORAL_NAMESPACE="+ns, "TEMPORAL_RETENTION=48h")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "namespace "+ns) || !strings.Contains(string(out), "is ready for orders") {
+			t.Fatalf("run %d of starter provision: %v\n%s", run+1, err, out)
+		}
+	}
+	out, err := exec.Command(env.temporal, "operator", "namespace", "describe", "--address", env.tempAddr, "--namespace", ns, "-o", "json").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"workflowExecutionRetentionTtl": "172800s"`) {
+		t.Errorf("namespace describe: %v, want a retention of 48h:\n%s", err, out)
+	}
+	out, err = exec.Command(env.temporal, "workflow", "count", "--address", env.tempAddr, "--namespace", ns,
+		"--query", `OrderStatus = "COMPLETED" AND CustomerId = "c" AND OrderTotalCents > 0`).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Total: 0") {
+		t.Errorf("a query naming the search attributes: %v\n%s", err, out)
+	}
+}

@@ -25,6 +25,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -389,18 +390,21 @@ func createDatabases(ctx context.Context, serverURL string, names []string) erro
 
 // migrate brings database to the newest version of the schema embedded in the schema
 // tool as schemaName: the version table first (kept when it exists), then every versioned
-// update the database lacks. Both steps do nothing on an up-to-date database.
+// update the database lacks. Both steps do nothing on an up-to-date database. The tool's
+// log is shown only when a step fails (without --quiet, which would make the tool exit 0
+// on an error).
 func migrate(ctx context.Context, cfg Config, database, schemaName string, out io.Writer) error {
 	host, port, user, password := cfg.server()
 	base := []string{"--plugin", "postgres12", "--endpoint", host, "--port", port,
-		"--user", user, "--database", database, "--quiet"}
+		"--user", user, "--database", database}
 	steps := [][]string{
 		{"setup-schema", "-v", "0.0"},
 		{"update-schema", "--schema-name", schemaName},
 	}
 	for _, step := range steps {
+		var log bytes.Buffer
 		p, err := proc.Start("sql-tool", filepath.Join(cfg.BinDir, "temporal-sql-tool"), append(append([]string{}, base...), step...),
-			[]string{"SQL_PASSWORD=" + password}, proc.PrefixWriter(out, "sql-tool  | "))
+			[]string{"SQL_PASSWORD=" + password}, &log)
 		if err != nil {
 			return err
 		}
@@ -411,6 +415,7 @@ func migrate(ctx context.Context, cfg Config, database, schemaName string, out i
 			return ctx.Err()
 		}
 		if err := p.Err(); err != nil {
+			_, _ = log.WriteTo(proc.PrefixWriter(out, "sql-tool  | "))
 			return fmt.Errorf("schema of %s: %s: %w", database, step[0], err)
 		}
 	}
