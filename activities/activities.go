@@ -45,6 +45,8 @@ type InventoryService interface {
 type PaymentService interface {
 	Charge(ctx context.Context, req payment.ChargeRequest) (payment.Payment, error)
 	Refund(ctx context.Context, orderID string) (payment.Payment, error)
+	RedeemCoupon(ctx context.Context, req payment.RedeemRequest) (payment.Redemption, error)
+	RestoreCoupon(ctx context.Context, orderID string) (payment.Redemption, error)
 }
 
 // ShippingService is what the activities need of the shipping service.
@@ -162,7 +164,28 @@ func (a *Activities) ReleaseInventory(ctx context.Context, orderID string) (saga
 	return c.done(ctx, "reservation "+string(r.Status), err)
 }
 
-// ChargePayment charges the order's total to the customer (step 4).
+// RedeemCoupon redeems the order's coupon on its subtotal (step 3). The discount the
+// payment service granted travels back in the result's AmountCents.
+func (a *Activities) RedeemCoupon(ctx context.Context, in saga.RedeemInput) (saga.Result, error) {
+	c := begin(config.Payment)
+	r, err := a.Payments.RedeemCoupon(ctx, payment.RedeemRequest{
+		OrderID: in.OrderID, CustomerID: in.CustomerID, Code: in.CouponCode,
+		SubtotalCents: in.TotalCents, Currency: in.Currency,
+	})
+	res, err := c.done(ctx, "redeemed "+in.CouponCode+": −"+money.Format(r.DiscountCents, in.Currency), err)
+	res.AmountCents = r.DiscountCents
+	return res, err
+}
+
+// RestoreCoupon puts the order's coupon back to AVAILABLE, or leaves a tombstone that
+// refuses a late redeem when none was redeemed (compensates step 3).
+func (a *Activities) RestoreCoupon(ctx context.Context, orderID string) (saga.Result, error) {
+	c := begin(config.Payment)
+	r, err := a.Payments.RestoreCoupon(ctx, orderID)
+	return c.done(ctx, "coupon redemption "+string(r.Status), err)
+}
+
+// ChargePayment charges the order's total to the customer (step 5).
 func (a *Activities) ChargePayment(ctx context.Context, in saga.ChargeInput) (saga.Result, error) {
 	c := begin(config.Payment)
 	_, err := a.Payments.Charge(ctx, payment.ChargeRequest{
@@ -172,14 +195,14 @@ func (a *Activities) ChargePayment(ctx context.Context, in saga.ChargeInput) (sa
 	return c.done(ctx, "charged "+money.Format(in.TotalCents, in.Currency), err)
 }
 
-// RefundPayment refunds the order's charge, once (compensates step 4).
+// RefundPayment refunds the order's charge, once (compensates step 5).
 func (a *Activities) RefundPayment(ctx context.Context, orderID string) (saga.Result, error) {
 	c := begin(config.Payment)
 	p, err := a.Payments.Refund(ctx, orderID)
 	return c.done(ctx, "payment "+string(p.Status), err)
 }
 
-// ScheduleShipping schedules the order's shipment (step 5).
+// ScheduleShipping schedules the order's shipment (step 6).
 func (a *Activities) ScheduleShipping(ctx context.Context, in saga.ShipInput) (saga.Result, error) {
 	items := make([]shipping.Item, len(in.Items))
 	for i, it := range in.Items {
@@ -192,14 +215,14 @@ func (a *Activities) ScheduleShipping(ctx context.Context, in saga.ShipInput) (s
 	return c.done(ctx, "shipment scheduled with "+s.Carrier+", tracking "+s.TrackingNumber, err)
 }
 
-// CancelShipment cancels the order's shipment (compensates step 5).
+// CancelShipment cancels the order's shipment (compensates step 6).
 func (a *Activities) CancelShipment(ctx context.Context, orderID string) (saga.Result, error) {
 	c := begin(config.Shipping)
 	s, err := a.Shipping.Cancel(ctx, orderID)
 	return c.done(ctx, "shipment "+string(s.Status), err)
 }
 
-// ConfirmOrder marks the order COMPLETED: the point of no return (step 6).
+// ConfirmOrder marks the order COMPLETED: the point of no return (step 7).
 func (a *Activities) ConfirmOrder(ctx context.Context, orderID string) (saga.Result, error) {
 	c := begin(config.Order)
 	_, err := a.Orders.Confirm(ctx, orderID)

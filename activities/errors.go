@@ -24,6 +24,10 @@ var business = []struct {
 	{payment.ErrPaymentDeclined, saga.PaymentDeclined},
 	{payment.ErrInsufficientFunds, saga.InsufficientFunds},
 	{payment.ErrUnknownCustomer, saga.UnknownCustomer},
+	{payment.ErrCouponUnknown, saga.CouponUnknown},
+	{payment.ErrCouponAlreadyRedeemed, saga.CouponAlreadyRedeemed},
+	{payment.ErrCouponExpired, saga.CouponExpired},
+	{payment.ErrCouponNotApplicable, saga.CouponNotApplicable},
 	{shipping.ErrShippingUnavailable, saga.ShippingUnavailable},
 	{validate.ErrInvalid, saga.InvalidOrder},
 }

@@ -116,6 +116,9 @@ func (s *Service) viewOf(st saga.OrderState) OrderView {
 	if st.Items == nil {
 		st.Items = []saga.Item{}
 	}
+	if st.SubtotalCents == 0 { // a view written before orders had coupons
+		st.SubtotalCents = st.TotalCents + st.DiscountCents
+	}
 	ui := fmt.Sprintf("%s/namespaces/%s/workflows/%s", s.cfg.UIURL, url.PathEscape(s.cfg.Namespace), url.PathEscape(st.WorkflowID))
 	if st.RunID != "" {
 		ui += "/" + url.PathEscape(st.RunID) + "/history"
@@ -126,8 +129,8 @@ func (s *Service) viewOf(st saga.OrderState) OrderView {
 // initialState is the state of an order whose workflow run runID was started at start.
 func initialState(in saga.OrderInput, runID string, start time.Time) saga.OrderState {
 	st := saga.OrderState{
-		OrderID: in.OrderID, CustomerID: in.CustomerID, Items: in.Items, TotalCents: in.TotalCents,
-		Currency: in.Currency, Status: saga.StatusPending, WorkflowID: saga.WorkflowID(in.OrderID),
+		OrderID: in.OrderID, CustomerID: in.CustomerID, Items: in.Items, SubtotalCents: in.TotalCents,
+		CouponCode: in.CouponCode, TotalCents: in.TotalCents, Currency: in.Currency, Status: saga.StatusPending, WorkflowID: saga.WorkflowID(in.OrderID),
 		RunID: runID, CreatedAt: start.UTC(), UpdatedAt: start.UTC(), TraceID: in.TraceID,
 	}
 	for _, step := range saga.Steps {

@@ -32,6 +32,8 @@ type PlaceRequest struct {
 	Items           []ItemRequest `json:"items"`
 	PaymentMethod   string        `json:"paymentMethod"`
 	ShippingAddress saga.Address  `json:"shippingAddress"`
+	// CouponCode is optional: one of the customer's coupons, redeemed by the saga.
+	CouponCode string `json:"couponCode,omitempty"`
 }
 
 // ItemRequest is an order line as the customer asks for it; prices come from the catalogue.
@@ -61,6 +63,7 @@ func (r PlaceRequest) Validate() error {
 	domain.Name.Check(&v, "shippingAddress.city", a.City)
 	domain.Name.Check(&v, "shippingAddress.postalCode", a.PostalCode)
 	domain.Country(a.Country).Check(&v, "shippingAddress.country")
+	v.Check(r.CouponCode == "" || domain.CouponCode(r.CouponCode).Valid(), "couponCode", domain.CouponCodeRule)
 	return v.Err()
 }
 
@@ -270,7 +273,7 @@ func (s *Service) price(ctx context.Context, orderID string, req PlaceRequest) (
 	in := saga.OrderInput{
 		Order: saga.Order{
 			OrderID: orderID, CustomerID: req.CustomerID, TotalCents: q.TotalCents, Currency: q.Currency,
-			PaymentMethod: req.PaymentMethod, ShippingAddress: req.ShippingAddress,
+			PaymentMethod: req.PaymentMethod, ShippingAddress: req.ShippingAddress, CouponCode: req.CouponCode,
 		},
 		Policy:   s.cfg.Policy,
 		TraceID:  telemetry.TraceID(ctx),

@@ -1,7 +1,7 @@
 // Package books checks that the services' books agree with the orders' outcomes: after a
 // set of orders has settled, every one is final (or waits for an operator), and the
-// stock, the balances, the payments and the shipments are exactly what the COMPLETED
-// orders account for. Nothing lost, nothing charged twice, no stock leaked.
+// stock, the balances, the coupons, the payments and the shipments are exactly what the
+// COMPLETED orders account for. Nothing lost, nothing charged twice, no stock leaked.
 //
 // It reads only what a client can: the public API (each order's status) and the
 // services' read endpoints. The load generator and the end-to-end tests share it.
@@ -39,6 +39,11 @@ type Source interface {
 	// Shipment returns an order's shipment; an error wrapping shipping.ErrNotFound when it
 	// has none.
 	Shipment(ctx context.Context, orderID string) (shipping.Shipment, error)
+	// Redemption returns an order's coupon redemption; an error wrapping
+	// payment.ErrNotFound when it has none.
+	Redemption(ctx context.Context, orderID string) (payment.Redemption, error)
+	// Coupons returns a customer's coupons.
+	Coupons(ctx context.Context, customerID string) ([]payment.Coupon, error)
 }
 
 // Opening is the state of the books before the orders: the stock (available plus
@@ -73,6 +78,8 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 	var (
 		held    = map[string]int{}   // SKU → units held by COMPLETED and NEEDS_ATTENTION orders
 		charged = map[string]int64{} // customer → cents taken for COMPLETED and NEEDS_ATTENTION orders
+		// customer → coupon code → the order whose redemption holds it
+		coupons = map[string]map[string]string{}
 	)
 	for _, id := range orderIDs {
 		r.Orders++
@@ -84,7 +91,8 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 		res, rerr := src.Reservation(ctx, id)
 		pay, perr := src.Payment(ctx, id)
 		ship, serr := src.Shipment(ctx, id)
-		for _, err := range []error{rerr, perr, serr} {
+		red, cerr := src.Redemption(ctx, id)
+		for _, err := range []error{rerr, perr, serr, cerr} {
 			if err != nil && !notFound(err) {
 				return r, fmt.Errorf("order %s: %w", id, err)
 			}
@@ -92,6 +100,13 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 		reserved := rerr == nil && res.Status == inventory.Reserved
 		paid := perr == nil && pay.Status == payment.Charged
 		shipped := serr == nil && ship.Status == shipping.Scheduled
+		redeemed := cerr == nil && red.Status == payment.RedemptionRedeemed
+		if redeemed {
+			if coupons[red.CustomerID] == nil {
+				coupons[red.CustomerID] = map[string]string{}
+			}
+			coupons[red.CustomerID][red.Code] = id
+		}
 		if reserved {
 			for _, it := range res.Items {
 				held[it.SKU] += it.Quantity
@@ -111,6 +126,17 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 			if !shipped {
 				problem("order %s is COMPLETED but its shipment is %s", id, statusOr(ship.Status, serr))
 			}
+			switch {
+			case o.CouponCode == "" && redeemed:
+				problem("order %s is COMPLETED without a coupon but redeemed %s", id, red.Code)
+			case o.CouponCode != "" && (!redeemed || red.Code != o.CouponCode || red.DiscountCents != o.DiscountCents):
+				problem("order %s is COMPLETED with coupon %s (-%d¢) but its redemption is %s %s (-%d¢)",
+					id, o.CouponCode, o.DiscountCents, statusOr(red.Status, cerr), red.Code, red.DiscountCents)
+			}
+			if o.SubtotalCents > 0 && o.TotalCents != o.SubtotalCents-o.DiscountCents {
+				problem("order %s totals %d¢, but its subtotal %d¢ less its discount %d¢ is %d¢",
+					id, o.TotalCents, o.SubtotalCents, o.DiscountCents, o.SubtotalCents-o.DiscountCents)
+			}
 		case o.Status == saga.StatusNeedsAttention:
 			r.NeedsAttention = append(r.NeedsAttention, id)
 		case o.Status.Final(): // REJECTED or CANCELLED: everything undone
@@ -122,6 +148,9 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 			}
 			if shipped {
 				problem("order %s is %s but its shipment is still scheduled", id, o.Status)
+			}
+			if redeemed {
+				problem("order %s is %s but still holds coupon %s", id, o.Status, red.Code)
 			}
 		default:
 			problem("order %s is still %s: lost or stuck", id, o.Status)
@@ -149,6 +178,29 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 		if want := open.Balances[id] - charged[id]; c.BalanceCents != want {
 			problem("customer %s: balance %d¢, but the opening %d¢ less %d¢ charged for completed orders is %d¢",
 				id, c.BalanceCents, open.Balances[id], charged[id], want)
+		}
+	}
+	// Each customer's REDEEMED coupons are exactly those the orders' redemptions hold.
+	for _, id := range slices.Sorted(maps.Keys(open.Balances)) {
+		list, err := src.Coupons(ctx, id)
+		if err != nil {
+			return r, fmt.Errorf("coupons of %s: %w", id, err)
+		}
+		redeemedBy := map[string]string{}
+		for _, c := range list {
+			if c.Status == payment.CouponRedeemed {
+				redeemedBy[c.Code] = c.OrderID
+			}
+		}
+		for _, code := range slices.Sorted(maps.Keys(coupons[id])) {
+			if order := coupons[id][code]; redeemedBy[code] != order {
+				problem("coupon %s of %s: order %s redeemed it, but the coupon is REDEEMED by %q", code, id, order, redeemedBy[code])
+			}
+		}
+		for _, code := range slices.Sorted(maps.Keys(redeemedBy)) {
+			if order := redeemedBy[code]; coupons[id][code] != order {
+				problem("coupon %s of %s is REDEEMED by %s, whose redemption does not hold it", code, id, order)
+			}
 		}
 	}
 	sort.Strings(r.NeedsAttention)

@@ -20,6 +20,8 @@ type ledger struct {
 	customers    map[string]payment.Customer
 	payments     map[string]payment.Payment
 	shipments    map[string]shipping.Shipment
+	redemptions  map[string]payment.Redemption
+	coupons      map[string][]payment.Coupon
 }
 
 var _ Source = (*ledger)(nil)
@@ -64,12 +66,25 @@ func (l *ledger) Shipment(_ context.Context, id string) (shipping.Shipment, erro
 	return s, nil
 }
 
-// balanced are the right books of two orders: o-1 COMPLETED (2 books, $30.00), o-2
-// REJECTED at shipping (reserved, charged, refunded, released).
+func (l *ledger) Redemption(_ context.Context, id string) (payment.Redemption, error) {
+	r, ok := l.redemptions[id]
+	if !ok {
+		return r, payment.ErrNotFound
+	}
+	return r, nil
+}
+
+func (l *ledger) Coupons(_ context.Context, customerID string) ([]payment.Coupon, error) {
+	return l.coupons[customerID], nil
+}
+
+// balanced are the right books of two orders: o-1 COMPLETED (2 books, $30.00 less a
+// $3.00 coupon), o-2 REJECTED at shipping (reserved, coupon redeemed, charged, refunded,
+// coupon restored, released).
 func balanced() *ledger {
 	return &ledger{
 		orders: map[string]saga.OrderState{
-			"o-1": {OrderID: "o-1", Status: saga.StatusCompleted, TotalCents: 3000, Items: []saga.Item{{SKU: "BOOK", Quantity: 2, UnitPriceCents: 1500}}},
+			"o-1": {OrderID: "o-1", Status: saga.StatusCompleted, SubtotalCents: 3000, CouponCode: "TEN", DiscountCents: 300, TotalCents: 2700, Items: []saga.Item{{SKU: "BOOK", Quantity: 2, UnitPriceCents: 1500}}},
 			"o-2": {OrderID: "o-2", Status: saga.StatusRejected, TotalCents: 1500, Items: []saga.Item{{SKU: "BOOK", Quantity: 1, UnitPriceCents: 1500}}},
 		},
 		products: map[string]inventory.Product{"BOOK": {SKU: "BOOK", Available: 8, Reserved: 2}},
@@ -77,12 +92,20 @@ func balanced() *ledger {
 			"o-1": {OrderID: "o-1", Status: inventory.Reserved, Items: []inventory.Item{{SKU: "BOOK", Quantity: 2}}},
 			"o-2": {OrderID: "o-2", Status: inventory.Released, Items: []inventory.Item{{SKU: "BOOK", Quantity: 1}}},
 		},
-		customers: map[string]payment.Customer{"c-1": {CustomerID: "c-1", BalanceCents: 7000}},
+		customers: map[string]payment.Customer{"c-1": {CustomerID: "c-1", BalanceCents: 7300}},
 		payments: map[string]payment.Payment{
-			"o-1": {OrderID: "o-1", CustomerID: "c-1", Status: payment.Charged, AmountCents: 3000},
+			"o-1": {OrderID: "o-1", CustomerID: "c-1", Status: payment.Charged, AmountCents: 2700},
 			"o-2": {OrderID: "o-2", CustomerID: "c-1", Status: payment.Refunded, AmountCents: 1500},
 		},
 		shipments: map[string]shipping.Shipment{"o-1": {OrderID: "o-1", Status: shipping.Scheduled}},
+		redemptions: map[string]payment.Redemption{
+			"o-1": {OrderID: "o-1", CustomerID: "c-1", Code: "TEN", Status: payment.RedemptionRedeemed, DiscountCents: 300},
+			"o-2": {OrderID: "o-2", CustomerID: "c-1", Code: "FIVE", Status: payment.RedemptionRestored, DiscountCents: 150},
+		},
+		coupons: map[string][]payment.Coupon{"c-1": {
+			{CustomerID: "c-1", Code: "FIVE", Status: payment.CouponAvailable},
+			{CustomerID: "c-1", Code: "TEN", Status: payment.CouponRedeemed, OrderID: "o-1"},
+		}},
 	}
 }
 
@@ -104,8 +127,8 @@ func TestCheckFindsEveryKindOfError(t *testing.T) {
 			l.products["BOOK"] = inventory.Product{SKU: "BOOK", Available: 7, Reserved: 2}
 		}, "BOOK: available 7 + reserved 2 = 9, but the opening stock was 10"},
 		{"a double charge: the customer paid twice", func(l *ledger) {
-			l.customers["c-1"] = payment.Customer{CustomerID: "c-1", BalanceCents: 4000}
-		}, "customer c-1: balance 4000¢"},
+			l.customers["c-1"] = payment.Customer{CustomerID: "c-1", BalanceCents: 4600}
+		}, "customer c-1: balance 4600¢"},
 		{"a charge kept for a rejected order", func(l *ledger) {
 			p := l.payments["o-2"]
 			p.Status = payment.Charged
@@ -125,7 +148,25 @@ func TestCheckFindsEveryKindOfError(t *testing.T) {
 			p := l.payments["o-1"]
 			p.AmountCents = 2000
 			l.payments["o-1"] = p
-		}, "order o-1 is COMPLETED for 3000¢ but its payment is CHARGED 2000¢"},
+		}, "order o-1 is COMPLETED for 2700¢ but its payment is CHARGED 2000¢"},
+		{"a coupon kept by a rejected order", func(l *ledger) {
+			r := l.redemptions["o-2"]
+			r.Status = payment.RedemptionRedeemed
+			l.redemptions["o-2"] = r
+		}, "order o-2 is REJECTED but still holds coupon FIVE"},
+		{"a completed order's coupon given back", func(l *ledger) {
+			r := l.redemptions["o-1"]
+			r.Status = payment.RedemptionRestored
+			l.redemptions["o-1"] = r
+		}, "order o-1 is COMPLETED with coupon TEN (-300¢) but its redemption is RESTORED"},
+		{"a coupon REDEEMED for nobody", func(l *ledger) {
+			l.coupons["c-1"][0] = payment.Coupon{CustomerID: "c-1", Code: "FIVE", Status: payment.CouponRedeemed, OrderID: "o-2"}
+		}, "coupon FIVE of c-1 is REDEEMED by o-2, whose redemption does not hold it"},
+		{"a discount that does not add up", func(l *ledger) {
+			o := l.orders["o-1"]
+			o.DiscountCents = 200
+			l.orders["o-1"] = o
+		}, "order o-1 totals 2700¢, but its subtotal 3000¢ less its discount 200¢ is 2800¢"},
 	}
 	t.Run("the right books pass", func(t *testing.T) {
 		r, err := Check(context.Background(), balanced(), []string{"o-1", "o-2"}, opening)

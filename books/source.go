@@ -50,3 +50,13 @@ func (s Services) Payment(ctx context.Context, orderID string) (payment.Payment,
 func (s Services) Shipment(ctx context.Context, orderID string) (shipping.Shipment, error) {
 	return s.Shipping.Shipment(ctx, orderID)
 }
+
+// Redemption implements Source.
+func (s Services) Redemption(ctx context.Context, orderID string) (payment.Redemption, error) {
+	return s.Payments.Redemption(ctx, orderID)
+}
+
+// Coupons implements Source.
+func (s Services) Coupons(ctx context.Context, customerID string) ([]payment.Coupon, error) {
+	return s.Payments.Coupons(ctx, customerID)
+}

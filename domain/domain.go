@@ -1,5 +1,5 @@
 // Package domain holds the value types of ordersaga's domain, each with the rule it must
-// satisfy and the check that applies it: identifiers, SKUs, quantities, countries, money,
+// satisfy and the check that applies it: identifiers, SKUs, coupon codes, quantities, countries, money,
 // order lines and free text with its limits. The public API and the four services check
 // their input with these, so that each limit lives in one place. A failed check is a
 // field error of package validate; package httpx renders it as a 422 problem.
@@ -55,6 +55,32 @@ func (s SKU) Valid() bool { return ID(s).Valid() }
 
 // Check records an error for field on v unless s is valid.
 func (s SKU) Check(v *validate.Validator, field string) { v.Check(s.Valid(), field, SKURule) }
+
+// CouponCode names one of a customer's coupons: 1 to 32 characters of A-Z, 0-9, "-" and
+// "_" (WELCOME10). Codes are printed on vouchers and typed by people, so they are short
+// and upper case.
+type CouponCode string
+
+// CouponCodeRule says what a coupon code must be, for error messages.
+const CouponCodeRule = "must be a coupon code (1 to 32 of A-Z, 0-9, -_)"
+
+// Valid reports whether c follows the rule.
+func (c CouponCode) Valid() bool {
+	if len(c) == 0 || len(c) > 32 {
+		return false
+	}
+	for _, r := range c {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Check records an error for field on v unless c is valid.
+func (c CouponCode) Check(v *validate.Validator, field string) {
+	v.Check(c.Valid(), field, CouponCodeRule)
+}
 
 // Quantity is how many units of a product an order line holds: 1 to MaxQuantity.
 type Quantity int

@@ -195,6 +195,23 @@ func TestRunbook(t *testing.T) {
 		rb.runUntil(t, "count-open-since", v.OrderID, cust, "Total: 0")
 	})
 
+	t.Run("coupons shows a customer's coupons and an order's redemption", func(t *testing.T) {
+		cust := s.newCustomer(t, 100000)
+		if _, err := s.payments.UpsertCoupon(ctx, cust, "WELCOME10", payment.CouponUpdate{Kind: payment.CouponPercent, Value: 10}); err != nil {
+			t.Fatal(err)
+		}
+		req := orderRequest(cust, "pm_card_visa", "US", "SKU-BOOK:2")
+		req.CouponCode = "WELCOME10"
+		v := s.place(t, req)
+		if v.Status != saga.StatusCompleted {
+			t.Fatalf("order = %s %+v", v.Status, v.Failure)
+		}
+		mustContain(t, "coupons", rb.run(t, "coupons", v.OrderID, cust), `"code":"WELCOME10"`, `"status":"REDEEMED"`,
+			`"orderId":"`+v.OrderID+`"`, `"discountCents":300`)
+		mustContain(t, "history", rb.run(t, "history", v.OrderID, cust),
+			"userMetadata.summary: Redeem WELCOME10 for "+cust+" on $30.00", "userMetadata.summary: Charge $27.00 to "+cust)
+	})
+
 	t.Run("order data is sealed; a new payload key is made as the runbook says", func(t *testing.T) {
 		cust := s.newCustomer(t, 500000)
 		v := placeBig(t, cust)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -364,6 +365,7 @@ var sagaScenarios = []struct {
 	{"cancel after completion is refused", cancelAfterCompletionIsRefused},
 	{"approval through the API", approvalThroughTheAPI},
 	{"needs attention, retried through the API", needsAttentionRetriedThroughTheAPI},
+	{"coupons", coupons},
 	{"bad input is a 4xx problem", badInputIsA4xxProblem},
 }
 
@@ -420,6 +422,7 @@ func badInputIsA4xxProblem(t *testing.T, s *stack) {
 		{"no address", "/v1/orders", `{"customerId":"cust-1","items":[{"sku":"SKU-BOOK","quantity":1}],"paymentMethod":"pm_card_visa"}`, "application/json", 422, "ValidationFailed"},
 		{"an unknown SKU", "/v1/orders", `{"customerId":"cust-1","items":[{"sku":"SKU-NOPE","quantity":1}],"paymentMethod":"pm_card_visa","shippingAddress":{"name":"A","line1":"B","city":"C","postalCode":"1","country":"US"}}`, "application/json", 422, "UnknownProduct"},
 		{"a wait over 30s", "/v1/orders?wait=1m", valid, "application/json", 422, "ValidationFailed"},
+		{"a malformed coupon code", "/v1/orders", strings.Replace(valid, `"paymentMethod"`, `"couponCode":"welcome 10","paymentMethod"`, 1), "application/json", 422, "ValidationFailed"},
 		{"a body over 1 MiB", "/v1/orders", `{"customerId":"` + bigString(1<<20+10) + `"}`, "application/json", 413, "RequestTooLarge"},
 		{"an unknown order", "/v1/orders/nope-" + "x", "", "", 404, "OrderNotFound"},
 		{"a bad list status", "/v1/orders?status=SHIPPED", "", "", 422, "ValidationFailed"},

@@ -439,6 +439,15 @@ func (r response) problem(t testing.TB) problem.Problem {
 // (sent as JSON). headers alternate names and values.
 func (s *stack) call(t testing.TB, method, path string, body any, headers ...string) response {
 	t.Helper()
+	r, err := s.try(method, path, body, headers...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// try is call for goroutines: it returns the error instead of failing a test.
+func (s *stack) try(method, path string, body any, headers ...string) (response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -447,7 +456,7 @@ func (s *stack) call(t testing.TB, method, path string, body any, headers ...str
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return response{}, err
 		}
 		rd = bytes.NewReader(data)
 	}
@@ -457,7 +466,7 @@ func (s *stack) call(t testing.TB, method, path string, body any, headers ...str
 	}
 	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -467,14 +476,14 @@ func (s *stack) call(t testing.TB, method, path string, body any, headers ...str
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: data}
+	return response{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }
 
 // orderRequest is a valid order body for customer, with items as "SKU:quantity".

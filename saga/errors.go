@@ -19,6 +19,15 @@ const (
 	InvalidOrder        = "InvalidOrder"
 	UnknownProduct      = "UnknownProduct"
 	UnknownCustomer     = "UnknownCustomer"
+	// CouponUnknown: no coupon has the order's code.
+	CouponUnknown = "CouponUnknown"
+	// CouponAlreadyRedeemed: the customer's coupon was redeemed by another order.
+	CouponAlreadyRedeemed = "CouponAlreadyRedeemed"
+	// CouponExpired: the coupon's expiry has passed.
+	CouponExpired = "CouponExpired"
+	// CouponNotApplicable: the order's subtotal is below the coupon's minimum, or the
+	// coupon belongs to another customer.
+	CouponNotApplicable = "CouponNotApplicable"
 )
 
 // Other final (non-retryable) types. Retrying cannot help, but the step may have had an
@@ -50,7 +59,8 @@ func IsBusinessRejection(err error) bool {
 	}
 	switch appErr.Type() {
 	case OutOfStock, PaymentDeclined, InsufficientFunds, ShippingUnavailable, ApprovalRejected,
-		ApprovalTimedOut, InvalidOrder, UnknownProduct, UnknownCustomer:
+		ApprovalTimedOut, InvalidOrder, UnknownProduct, UnknownCustomer,
+		CouponUnknown, CouponAlreadyRedeemed, CouponExpired, CouponNotApplicable:
 		return true
 	}
 	return false

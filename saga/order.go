@@ -15,6 +15,9 @@ type Order struct {
 	Currency        string  `json:"currency"`
 	PaymentMethod   string  `json:"paymentMethod"`
 	ShippingAddress Address `json:"shippingAddress"`
+	// CouponCode is the customer's coupon to redeem, if any. TotalCents is the subtotal
+	// before its discount, which only the payment service knows.
+	CouponCode string `json:"couponCode,omitempty"`
 }
 
 // Item is an order line, priced when the order was placed.
@@ -51,6 +54,15 @@ type Line struct {
 	Quantity int    `json:"quantity"`
 }
 
+// RedeemInput is the input of RedeemCoupon: whose coupon, on what subtotal.
+type RedeemInput struct {
+	OrderID    string `json:"orderId"`
+	CustomerID string `json:"customerId"`
+	CouponCode string `json:"couponCode"`
+	TotalCents int64  `json:"totalCents"` // the subtotal the discount applies to
+	Currency   string `json:"currency"`
+}
+
 // ChargeInput is the input of ChargePayment: who pays how much, and with what.
 type ChargeInput struct {
 	OrderID       string `json:"orderId"`
@@ -79,6 +91,12 @@ func (o Order) Lines() []Line {
 // Reserve returns ReserveInventory's input for the order.
 func (o Order) Reserve() ReserveInput { return ReserveInput{OrderID: o.OrderID, Items: o.Lines()} }
 
+// Redeem returns RedeemCoupon's input for the order.
+func (o Order) Redeem() RedeemInput {
+	return RedeemInput{OrderID: o.OrderID, CustomerID: o.CustomerID, CouponCode: o.CouponCode,
+		TotalCents: o.TotalCents, Currency: o.Currency}
+}
+
 // Charge returns ChargePayment's input for the order.
 func (o Order) Charge() ChargeInput {
 	return ChargeInput{OrderID: o.OrderID, CustomerID: o.CustomerID, TotalCents: o.TotalCents,
@@ -96,6 +114,9 @@ type Result struct {
 	Attempt int32 `json:"attempt"`
 	// Detail says what the service did, for people: "charged $30.00", "tracking 1Z...".
 	Detail string `json:"detail"`
+	// AmountCents is an amount the step settled that the saga goes on with: the discount
+	// of a redeemed coupon.
+	AmountCents int64 `json:"amountCents,omitempty"`
 }
 
 // CancelOrderInput is the input of CancelOrder.
@@ -139,7 +160,7 @@ type OrderInput struct {
 // of revision r with every change that r includes, so a build may place orders under a
 // revision only once every worker runs those changes: deploy the workers before the
 // processes that place orders (the API), and roll back in the other order.
-const Revision = 1
+const Revision = 2
 
 // Policy holds the per-order settings of the saga.
 type Policy struct {

@@ -39,6 +39,7 @@ type Step string
 const (
 	StepCreateOrder      Step = "CreateOrder"
 	StepReserveInventory Step = "ReserveInventory"
+	StepRedeemCoupon     Step = "RedeemCoupon"
 	StepApproval         Step = "Approval"
 	StepChargePayment    Step = "ChargePayment"
 	StepScheduleShipping Step = "ScheduleShipping"
@@ -46,7 +47,7 @@ const (
 )
 
 // Steps lists the saga's steps in order.
-var Steps = []Step{StepCreateOrder, StepReserveInventory, StepApproval, StepChargePayment, StepScheduleShipping, StepConfirmOrder}
+var Steps = []Step{StepCreateOrder, StepReserveInventory, StepRedeemCoupon, StepApproval, StepChargePayment, StepScheduleShipping, StepConfirmOrder}
 
 // StepStatus is where one step stands.
 type StepStatus string
@@ -130,14 +131,19 @@ type Attention struct {
 // OrderState is the order as the workflow knows it: the status query's answer and the
 // workflow's result.
 type OrderState struct {
-	OrderID    string      `json:"orderId"`
-	CustomerID string      `json:"customerId"`
-	Items      []Item      `json:"items"`
-	TotalCents int64       `json:"totalCents"`
-	Currency   string      `json:"currency"`
-	Status     OrderStatus `json:"status"`
-	Steps      []StepState `json:"steps"`
-	Failure    *Failure    `json:"failure,omitempty"`
+	OrderID    string `json:"orderId"`
+	CustomerID string `json:"customerId"`
+	Items      []Item `json:"items"`
+	// SubtotalCents is the items' price; DiscountCents what the coupon (CouponCode) took
+	// off it once redeemed; TotalCents what the customer pays, the one minus the other.
+	SubtotalCents int64       `json:"subtotalCents"`
+	CouponCode    string      `json:"couponCode,omitempty"`
+	DiscountCents int64       `json:"discountCents,omitempty"`
+	TotalCents    int64       `json:"totalCents"`
+	Currency      string      `json:"currency"`
+	Status        OrderStatus `json:"status"`
+	Steps         []StepState `json:"steps"`
+	Failure       *Failure    `json:"failure,omitempty"`
 	// ApprovalRequired says whether the order's total needed an operator's approval.
 	ApprovalRequired bool `json:"approvalRequired"`
 	// ApprovalDeadline is when an undecided order is rejected.

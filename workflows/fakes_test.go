@@ -18,13 +18,15 @@ import (
 // fakeServices stands in for the four service clients. It records every call, in order,
 // and answers each call with the next error scripted for its operation (nil: success).
 type fakeServices struct {
-	mu       sync.Mutex
-	calls    []string
-	script   map[string][]error
-	always   map[string]error
-	charges  int // successful charges
-	refunds  int // refunds that returned money
-	statuses []string
+	mu      sync.Mutex
+	calls   []string
+	script  map[string][]error
+	always  map[string]error
+	charges int // successful charges
+	refunds int // refunds that returned money
+	// chargedCents is the amount of the last successful charge.
+	chargedCents int64
+	statuses     []string
 	// state is the saga's last view of the order, as mirrored to the order service.
 	state []byte
 	// reasons are the reasons the order service was given, by CancelOrder and the final
@@ -102,7 +104,7 @@ func (f *fakeServices) compensations() []string {
 	var out []string
 	for _, op := range f.ops() {
 		switch op {
-		case "CancelOrder", "ReleaseInventory", "RefundPayment", "CancelShipment":
+		case "CancelOrder", "ReleaseInventory", "RestoreCoupon", "RefundPayment", "CancelShipment":
 			out = append(out, op)
 		}
 	}
@@ -181,6 +183,7 @@ func (f paymentFake) Charge(_ context.Context, req payment.ChargeRequest) (payme
 	if err == nil {
 		f.mu.Lock()
 		f.charges++
+		f.chargedCents = req.AmountCents
 		f.mu.Unlock()
 	}
 	return payment.Payment{OrderID: req.OrderID, Status: payment.Charged, AmountCents: req.AmountCents}, err
@@ -194,6 +197,16 @@ func (f paymentFake) Refund(_ context.Context, id string) (payment.Payment, erro
 		f.mu.Unlock()
 	}
 	return payment.Payment{OrderID: id, Status: payment.Refunded}, err
+}
+
+// RedeemCoupon grants 10% of the subtotal, as a WELCOME10 coupon would.
+func (f paymentFake) RedeemCoupon(_ context.Context, req payment.RedeemRequest) (payment.Redemption, error) {
+	return payment.Redemption{OrderID: req.OrderID, CustomerID: req.CustomerID, Code: req.Code,
+		Status: payment.RedemptionRedeemed, DiscountCents: req.SubtotalCents / 10}, f.call("RedeemCoupon")
+}
+
+func (f paymentFake) RestoreCoupon(_ context.Context, id string) (payment.Redemption, error) {
+	return payment.Redemption{OrderID: id, Status: payment.RedemptionRestored}, f.call("RestoreCoupon")
 }
 
 func (f shippingFake) Schedule(_ context.Context, req shipping.ScheduleRequest) (shipping.Shipment, error) {

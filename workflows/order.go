@@ -2,10 +2,10 @@
 // callers reach its executions. The saga's contract (its input, state, names and error
 // types) is package saga's.
 //
-// The workflow reads like the saga table: create the order, reserve the stock, wait for
-// approval when the total is large, charge, schedule shipping, confirm. After each step it
-// pushes that step's compensation on a stack (saga.go), unless the service definitely
-// refused the step; on failure or cancellation the stack unwinds last-in first-out on a
+// The workflow reads like the saga table: create the order, reserve the stock, redeem the
+// coupon, wait for approval when the total is large, charge, schedule shipping, confirm.
+// After each step it pushes that step's compensation on a stack (saga.go), unless the
+// service definitely refused the step; on failure or cancellation the stack unwinds last-in first-out on a
 // disconnected context. A compensation that keeps failing parks the order in
 // NEEDS_ATTENTION until an operator retries it or resolves it by hand.
 //
@@ -115,7 +115,8 @@ func newOrder(ctx workflow.Context, in saga.OrderInput) *order {
 	o := &order{in: in, policy: in.Policy.WithDefaults(), log: workflow.GetLogger(ctx), metrics: newMetrics(ctx)}
 	o.state = saga.OrderState{
 		OrderID: in.OrderID, CustomerID: in.CustomerID, Items: in.Items,
-		TotalCents: in.TotalCents, Currency: in.Currency, Status: saga.StatusPending,
+		SubtotalCents: in.TotalCents, CouponCode: in.CouponCode, TotalCents: in.TotalCents,
+		Currency: in.Currency, Status: saga.StatusPending,
 		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
 		CreatedAt: info.WorkflowStartTime, UpdatedAt: now, TraceID: in.TraceID,
 	}
@@ -141,26 +142,42 @@ func (o *order) run(ctx workflow.Context) error {
 	}
 	o.setStatus(ctx, saga.StatusReserved)
 
-	// 3. Approval, only when the total reaches the threshold: approve, reject, or time out.
+	// 3. RedeemCoupon, when the order has one: the discount comes off the total the rest
+	// of the saga works with. Undo: RestoreCoupon.
+	if o.in.CouponCode == "" || o.in.Revision < revisionCoupons {
+		o.skip(ctx, saga.StepRedeemCoupon, "no coupon")
+	} else {
+		res, err := o.stepResult(ctx, saga.StepRedeemCoupon, a.RedeemCoupon, o.in.Redeem(), o.restoreCoupon)
+		if err != nil {
+			return o.abort(ctx, saga.StepRedeemCoupon, err)
+		}
+		o.state.DiscountCents = min(max(res.AmountCents, 0), o.state.SubtotalCents)
+		o.state.TotalCents = o.state.SubtotalCents - o.state.DiscountCents
+	}
+
+	// 4. Approval, only when the total reaches the threshold: approve, reject, or time out.
 	if err := o.awaitApproval(ctx); err != nil {
 		return o.abort(ctx, saga.StepApproval, err)
 	}
 
-	// 4. ChargePayment (nothing to charge for a free order). Undo: RefundPayment.
-	if o.in.TotalCents == 0 && o.changed(ctx, changeFreeOrdersSkipCharge) {
+	// 5. ChargePayment of the total after any discount (nothing to charge for a free
+	// order). Undo: RefundPayment.
+	charge := o.in.Charge()
+	charge.TotalCents = o.state.TotalCents
+	if charge.TotalCents == 0 && o.changed(ctx, changeFreeOrdersSkipCharge) {
 		o.skip(ctx, saga.StepChargePayment, "nothing to charge: the order is free")
-	} else if err := o.step(ctx, saga.StepChargePayment, a.ChargePayment, o.in.Charge(), o.refundPayment); err != nil {
+	} else if err := o.step(ctx, saga.StepChargePayment, a.ChargePayment, charge, o.refundPayment); err != nil {
 		return o.abort(ctx, saga.StepChargePayment, err)
 	}
 	o.setStatus(ctx, saga.StatusPaid)
 
-	// 5. ScheduleShipping. Undo: CancelShipment.
+	// 6. ScheduleShipping. Undo: CancelShipment.
 	if err := o.step(ctx, saga.StepScheduleShipping, a.ScheduleShipping, o.in.Ship(), o.cancelShipment); err != nil {
 		return o.abort(ctx, saga.StepScheduleShipping, err)
 	}
 	o.setStatus(ctx, saga.StatusShippingScheduled)
 
-	// 6. ConfirmOrder: the point of no return. A cancellation that has not arrived by now
+	// 7. ConfirmOrder: the point of no return. A cancellation that has not arrived by now
 	// is refused from here on, and nothing is compensated.
 	if err := ctx.Err(); err != nil {
 		return o.abort(ctx, saga.StepConfirmOrder, err)
@@ -172,8 +189,15 @@ func (o *order) run(ctx workflow.Context) error {
 // step runs a forward step's activity with arg and then, when the step may have had an
 // effect, pushes the step's compensation (see mayHaveEffect).
 func (o *order) step(ctx workflow.Context, name saga.Step, activity, arg any, undo func(workflow.Context) error) error {
+	_, err := o.stepResult(ctx, name, activity, arg, undo)
+	return err
+}
+
+// stepResult is step, returning the activity's result too.
+func (o *order) stepResult(ctx workflow.Context, name saga.Step, activity, arg any, undo func(workflow.Context) error) (saga.Result, error) {
+	var res saga.Result
 	if err := ctx.Err(); err != nil {
-		return err // cancelled before the step started: nothing to undo
+		return res, err // cancelled before the step started: nothing to undo
 	}
 	st := o.state.Step(name)
 	st.Status = saga.StepRunning
@@ -185,7 +209,6 @@ func (o *order) step(ctx workflow.Context, name saga.Step, activity, arg any, un
 		RetryPolicy:         &stepRetry,
 		Summary:             o.summary(name),
 	})
-	var res saga.Result
 	started := workflow.Now(ctx)
 	err := workflow.ExecuteActivity(actx, activity, arg).Get(actx, &res)
 	if o.mayHaveEffect(ctx, err) {
@@ -198,7 +221,7 @@ func (o *order) step(ctx workflow.Context, name saga.Step, activity, arg any, un
 	}
 	o.metrics.stepDone(ctx, name, started, st.Attempts, err)
 	o.publish(ctx)
-	return err
+	return res, err
 }
 
 // mayHaveEffect reports whether a forward step that returned err may have changed
@@ -227,11 +250,11 @@ func (o *order) skip(ctx workflow.Context, name saga.Step, why string) {
 	o.publish(ctx)
 }
 
-// awaitApproval is step 3: orders at or above the threshold wait for an operator's
+// awaitApproval is step 4: orders at or above the threshold wait for an operator's
 // decision, and are rejected when none comes before the timeout.
 func (o *order) awaitApproval(ctx workflow.Context) error {
 	st := o.state.Step(saga.StepApproval)
-	if o.in.TotalCents < o.policy.ApprovalThresholdCents {
+	if o.state.TotalCents < o.policy.ApprovalThresholdCents {
 		o.skip(ctx, saga.StepApproval, "total below the approval threshold of "+money.Format(o.policy.ApprovalThresholdCents, o.in.Currency))
 		return nil
 	}
@@ -402,6 +425,11 @@ func (o *order) outcome() saga.CancelOrderInput {
 func (o *order) releaseInventory(ctx workflow.Context) error {
 	var a *activities.Activities
 	return o.undo(ctx, saga.StepReserveInventory, a.ReleaseInventory, o.in.OrderID)
+}
+
+func (o *order) restoreCoupon(ctx workflow.Context) error {
+	var a *activities.Activities
+	return o.undo(ctx, saga.StepRedeemCoupon, a.RestoreCoupon, o.in.OrderID)
 }
 
 func (o *order) refundPayment(ctx workflow.Context) error {

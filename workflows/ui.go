@@ -15,6 +15,7 @@ import (
 var stepActivityIDs = map[saga.Step]string{
 	saga.StepCreateOrder:      "create-order",
 	saga.StepReserveInventory: "reserve-inventory",
+	saga.StepRedeemCoupon:     "redeem-coupon",
 	saga.StepChargePayment:    "charge-payment",
 	saga.StepScheduleShipping: "schedule-shipping",
 	saga.StepConfirmOrder:     "confirm-order",
@@ -23,6 +24,7 @@ var stepActivityIDs = map[saga.Step]string{
 var compensationActivityIDs = map[saga.Step]string{
 	saga.StepCreateOrder:      "cancel-order",
 	saga.StepReserveInventory: "release-inventory",
+	saga.StepRedeemCoupon:     "restore-coupon",
 	saga.StepChargePayment:    "refund-payment",
 	saga.StepScheduleShipping: "cancel-shipment",
 }
@@ -41,12 +43,15 @@ func compensationID(step saga.Step, run int) string {
 // summary is the one-line summary of a forward step's activity.
 func (o *order) summary(step saga.Step) string {
 	in := o.in
-	total := money.Format(in.TotalCents, in.Currency)
+	total := money.Format(o.state.TotalCents, in.Currency)
 	switch step {
 	case saga.StepCreateOrder:
-		return fmt.Sprintf("Record order %s for %s: %s, %s", in.OrderID, in.CustomerID, itemsText(in.Items), total)
+		return fmt.Sprintf("Record order %s for %s: %s, %s", in.OrderID, in.CustomerID, itemsText(in.Items),
+			money.Format(in.TotalCents, in.Currency))
 	case saga.StepReserveInventory:
 		return "Reserve " + itemsText(in.Items)
+	case saga.StepRedeemCoupon:
+		return fmt.Sprintf("Redeem %s for %s on %s", in.CouponCode, in.CustomerID, money.Format(in.TotalCents, in.Currency))
 	case saga.StepChargePayment:
 		return fmt.Sprintf("Charge %s to %s (%s)", total, in.CustomerID, in.PaymentMethod)
 	case saga.StepScheduleShipping:
@@ -69,8 +74,10 @@ func (o *order) compensationSummary(step saga.Step) string {
 		return "Cancel order " + in.OrderID
 	case saga.StepReserveInventory:
 		return "Release " + itemsText(in.Items)
+	case saga.StepRedeemCoupon:
+		return fmt.Sprintf("Restore coupon %s for %s", in.CouponCode, in.CustomerID)
 	case saga.StepChargePayment:
-		return fmt.Sprintf("Refund %s to %s", money.Format(in.TotalCents, in.Currency), in.CustomerID)
+		return fmt.Sprintf("Refund %s to %s", money.Format(o.state.TotalCents, in.Currency), in.CustomerID)
 	case saga.StepScheduleShipping:
 		return "Cancel shipment of order " + in.OrderID
 	}
@@ -86,8 +93,12 @@ func StaticSummary(in saga.OrderInput) string {
 // StaticDetails is the workflow's markdown details, set when it starts.
 func StaticDetails(in saga.OrderInput) string {
 	var b strings.Builder
-	printf(&b, "**Order** `%s` · **customer** `%s` · **total** %s\n\n", in.OrderID, in.CustomerID,
+	printf(&b, "**Order** `%s` · **customer** `%s` · **total** %s", in.OrderID, in.CustomerID,
 		money.Format(in.TotalCents, in.Currency))
+	if in.CouponCode != "" {
+		printf(&b, " · **coupon** `%s`", in.CouponCode)
+	}
+	b.WriteString("\n\n")
 	b.WriteString("| SKU | qty | unit price | line total |\n|---|---:|---:|---:|\n")
 	for _, it := range in.Items {
 		printf(&b, "| %s | %d | %s | %s |\n", it.SKU, it.Quantity, money.Format(it.UnitPriceCents, in.Currency),

@@ -45,6 +45,14 @@ const (
 	changeFinalStatusMirrored = "final-status-mirrored"
 )
 
+// Revisions whose change is a path of its own, taken by orders of that revision on.
+const (
+	// revisionCoupons: an order may carry a coupon, redeemed by RedeemCoupon after the
+	// reservation (and restored by RestoreCoupon); the approval and the charge then
+	// apply to the discounted total.
+	revisionCoupons = 2
+)
+
 // revisionOf is the first order revision that includes change id: orders of that
 // revision or later take it without a marker.
 func revisionOf(id string) int {

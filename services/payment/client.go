@@ -58,6 +58,45 @@ func (c *Client) UpsertCustomer(ctx context.Context, customerID string, u Custom
 	return cust, err
 }
 
+// RedeemCoupon redeems a customer's coupon for an order and returns the redemption with
+// its discount; see Store.RedeemCoupon for its errors.
+func (c *Client) RedeemCoupon(ctx context.Context, req RedeemRequest) (Redemption, error) {
+	var r Redemption
+	err := c.c.Do(ctx, http.MethodPost, "/coupons/redemptions", req, &r)
+	return r, err
+}
+
+// RestoreCoupon gives back the coupon an order redeemed, or voids the order's redemption
+// when nothing was redeemed; see Store.RestoreCoupon.
+func (c *Client) RestoreCoupon(ctx context.Context, orderID string) (Redemption, error) {
+	var r Redemption
+	err := c.c.Do(ctx, http.MethodPost, "/coupons/redemptions/"+url.PathEscape(orderID)+"/restore", nil, &r)
+	return r, err
+}
+
+// Redemption returns an order's coupon redemption, or ErrNotFound.
+func (c *Client) Redemption(ctx context.Context, orderID string) (Redemption, error) {
+	var r Redemption
+	err := c.c.Do(ctx, http.MethodGet, "/coupons/redemptions/"+url.PathEscape(orderID), nil, &r)
+	return r, err
+}
+
+// Coupons returns a customer's coupons, sorted by code; none for an unknown customer.
+func (c *Client) Coupons(ctx context.Context, customerID string) ([]Coupon, error) {
+	var list CouponList
+	err := c.c.Do(ctx, http.MethodGet, "/customers/"+url.PathEscape(customerID)+"/coupons", nil, &list)
+	return list.Coupons, err
+}
+
+// UpsertCoupon gives a customer a coupon, or replaces the terms of the customer's coupon
+// with that code (keeping its status); it returns ErrUnknownCustomer, or
+// validate.ErrInvalid for invalid terms.
+func (c *Client) UpsertCoupon(ctx context.Context, customerID, code string, u CouponUpdate) (Coupon, error) {
+	var coupon Coupon
+	err := c.c.Do(ctx, http.MethodPut, "/customers/"+url.PathEscape(customerID)+"/coupons/"+url.PathEscape(code), u, &coupon)
+	return coupon, err
+}
+
 // Healthy returns nil when the service is up.
 func (c *Client) Healthy(ctx context.Context) error { return c.c.Healthy(ctx) }
 

@@ -2,6 +2,7 @@ package payment
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/ordersaga/ordersaga/internal/httpx"
 )
@@ -98,4 +99,84 @@ func decideRefund(p Payment) (next Status, credit bool) {
 		return Voided, false
 	}
 	return p.Status, false
+}
+
+// The coupon redemption's state machine, and its coupon's. The store loads the order's
+// redemption under a row lock (and, for a fresh redeem, the coupon under its own, always
+// in that order), calls the decision and writes what it says.
+//
+//	redemption: (none) --redeem--> REDEEMED --restore--> RESTORED
+//	            (none) --restore--> VOIDED (a tombstone: a later redeem is refused)
+//	coupon:     AVAILABLE --redeem--> REDEEMED (held by the order) --restore--> AVAILABLE
+
+// matches reports whether r was made for the same request as req; subtotalCents is the
+// subtotal r was redeemed on (the store keeps it beside the redemption).
+func (r Redemption) matches(subtotalCents int64, req RedeemRequest) bool {
+	return r.CustomerID == req.CustomerID && r.Code == req.Code && subtotalCents == req.SubtotalCents
+}
+
+// decideRedeem says what a redeem request does to the order's stored redemption r,
+// redeemed on subtotalCents: answer r as it is (nil), or refuse with ErrCompensated or
+// ErrConflict. A stored redemption is never redeemed again.
+func decideRedeem(r Redemption, subtotalCents int64, req RedeemRequest) error {
+	switch {
+	case r.Status == RedemptionRestored || r.Status == RedemptionVoided:
+		return fmt.Errorf("%w (coupon redemption %s)", ErrCompensated, r.Status)
+	case !r.matches(subtotalCents, req):
+		return fmt.Errorf("%w: the order redeemed %q of %s on %d cents", ErrConflict, r.Code, r.CustomerID, subtotalCents)
+	}
+	return nil
+}
+
+// checkCoupon says whether a fresh redeem request may take a coupon, at time now. owned
+// is the requesting customer's coupon with the request's code, nil when the customer has
+// none; elsewhere says whether another customer has one. The refusals come in this order:
+// ErrCouponUnknown (nobody has the code), ErrCouponNotApplicable (only another customer
+// has it), ErrCouponExpired, ErrCouponAlreadyRedeemed, then ErrCouponNotApplicable (the
+// subtotal is below the minimum). An expired coupon is refused as expired even when it is
+// also redeemed: that refusal holds whatever happens to the other order.
+func checkCoupon(owned *Coupon, elsewhere bool, req RedeemRequest, now time.Time) error {
+	switch {
+	case owned == nil && !elsewhere:
+		return fmt.Errorf("%w: no coupon %q", ErrCouponUnknown, req.Code)
+	case owned == nil:
+		return fmt.Errorf("%w: coupon %q is not %s's", ErrCouponNotApplicable, req.Code, req.CustomerID)
+	case owned.ExpiresAt != nil && owned.ExpiresAt.Before(now):
+		return fmt.Errorf("%w: coupon %q expired at %s", ErrCouponExpired, req.Code, owned.ExpiresAt.UTC().Format(time.RFC3339))
+	case owned.Status == CouponRedeemed:
+		return fmt.Errorf("%w: coupon %q of %s is held by order %s", ErrCouponAlreadyRedeemed, req.Code, req.CustomerID, owned.OrderID)
+	case req.SubtotalCents < owned.MinTotalCents:
+		return fmt.Errorf("%w: coupon %q needs a subtotal of at least %d cents, not %d",
+			ErrCouponNotApplicable, req.Code, owned.MinTotalCents, req.SubtotalCents)
+	}
+	return nil
+}
+
+// discountCents is what coupon c takes off subtotalCents: Value percent of it rounded
+// down for CouponPercent, Value cents for CouponFixed, and nothing for a kind it does not
+// know. The result is never negative and never above the subtotal, whatever c holds.
+func discountCents(c Coupon, subtotalCents int64) int64 {
+	if subtotalCents <= 0 || c.Value <= 0 {
+		return 0
+	}
+	var d int64
+	switch c.Kind {
+	case CouponPercent:
+		pct := min(c.Value, 100)
+		// subtotal*pct/100 without the product: exact, and no overflow near MaxInt64.
+		d = subtotalCents/100*pct + subtotalCents%100*pct/100
+	case CouponFixed:
+		d = c.Value
+	}
+	return min(d, subtotalCents)
+}
+
+// decideRestore says what a restore does to the order's stored redemption r: its new
+// status, and whether the coupon goes back to the customer. Only a REDEEMED redemption is
+// restored; RESTORED and VOIDED stay as they are.
+func decideRestore(r Redemption) (next RedemptionStatus, giveBack bool) {
+	if r.Status == RedemptionRedeemed {
+		return RedemptionRestored, true
+	}
+	return r.Status, false
 }

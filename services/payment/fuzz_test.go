@@ -11,15 +11,16 @@ import (
 )
 
 // FuzzPaymentHandler drives the payment service's HTTP API (payment.New over a fresh
-// SQLite database holding two customers, with fault injection on and reset after every
-// request) with a method, a target (path and query after the leading slash), a body and
-// its Content-Type. Properties: no panic, no 5xx but the designed 503 of a charge with the
-// flaky test card (payment.MethodFlaky), and every 4xx (and that 503) is a problem
-// document of the same status.
+// SQLite database holding two customers with a coupon each, with fault injection on and
+// reset after every request) with a method, a target (path and query after the leading
+// slash), a body and its Content-Type. Properties: no panic, no 5xx but the designed 503
+// of a charge with the flaky test card (payment.MethodFlaky), and every 4xx (and that
+// 503) is a problem document of the same status.
 //
 // Run it for longer with: go test -run '^$' -fuzz FuzzPaymentHandler -fuzztime 5m ./services/payment
 func FuzzPaymentHandler(f *testing.F) {
 	const charge = `{"orderId":"o-1","customerId":"cust-1","amountCents":3800,"currency":"USD","paymentMethod":"pm_card_visa"}`
+	const redeem = `{"orderId":"o-r1","customerId":"cust-1","code":"WELCOME10","subtotalCents":3000,"currency":"USD"}`
 	for _, s := range []struct {
 		method, target, body, contentType string
 	}{
@@ -42,6 +43,20 @@ func FuzzPaymentHandler(f *testing.F) {
 		{"PUT", "customers/cust-3", `{"balanceCents":null}`, "application/json"},
 		{"PUT", "customers/cust-3", `{"balanceCents":-9223372036854775808}`, "application/json"},
 		{"PUT", "admin/faults", `{"errorRate":0.5,"operations":["refund"]}`, "application/json"},
+		{"POST", "coupons/redemptions", redeem, "application/json"},
+		{"POST", "coupons/redemptions", strings.Replace(redeem, "3000", "9223372036854775807", 1), "application/json"},
+		{"POST", "coupons/redemptions", `{"orderId":"o-r2","customerId":"cust-2","code":"WELCOME10","subtotalCents":0,"currency":"USD"}`, "application/json"},
+		{"POST", "coupons/redemptions", `{"orderId":"o-r3","customerId":"cust-1","code":"welcome\u0000","subtotalCents":-1,"currency":"usd"}`, "application/json"},
+		{"POST", "coupons/redemptions/o-r1/restore", "", ""},
+		{"POST", "coupons/redemptions/o-r9/restore", "", ""},
+		{"GET", "coupons/redemptions/o-r1", "", ""},
+		{"GET", "customers/cust-1/coupons", "", ""},
+		{"GET", "customers/%00/coupons", "", ""},
+		{"PUT", "customers/cust-1/coupons/SAVE5", `{"kind":"FIXED","value":500,"minTotalCents":2000,"expiresAt":"2030-01-01T00:00:00+14:00"}`, "application/json"},
+		{"PUT", "customers/cust-1/coupons/MAX", `{"kind":"FIXED","value":1000000000000,"expiresAt":"9999-12-31T23:59:59Z"}`, "application/json"},
+		{"PUT", "customers/cust-1/coupons/BAD", `{"kind":"PERCENT","value":101,"expiresAt":"0000-01-01T00:00:00Z"}`, "application/json"},
+		{"PUT", "customers/nobody/coupons/HI", `{"kind":"PERCENT","value":1}`, "application/json"},
+		{"PUT", "admin/faults", `{"down":true,"operations":["redeem","restore"]}`, "application/json"},
 	} {
 		f.Add(s.method, s.target, []byte(s.body), s.contentType)
 	}
@@ -50,6 +65,9 @@ func FuzzPaymentHandler(f *testing.F) {
 	for _, c := range []string{"cust-1", "cust-2"} {
 		if rec := svc.Serve("PUT", "/customers/"+c, []byte(`{"balanceCents":100000}`), "application/json"); rec.Code >= 300 {
 			f.Fatalf("create %s: %d %s", c, rec.Code, rec.Body)
+		}
+		if rec := svc.Serve("PUT", "/customers/"+c+"/coupons/WELCOME10", []byte(`{"kind":"PERCENT","value":10}`), "application/json"); rec.Code >= 300 {
+			f.Fatalf("give %s a coupon: %d %s", c, rec.Code, rec.Body)
 		}
 	}
 	// A charge with the flaky test card fails its first attempts with a 503 by design.

@@ -22,9 +22,20 @@ import (
 //	POST /payments/{orderId}/refund   refund it, or void it (fault operation "refund")
 //	GET  /customers/{customerId}      a customer and its balance
 //	PUT  /customers/{customerId}      create a customer or set its balance
+//	GET  /customers/{customerId}/coupons         a customer's coupons, {"coupons": [...]}
+//	PUT  /customers/{customerId}/coupons/{code}  give a customer a coupon, or replace its terms:
+//	                                  201 created, 200 replaced
+//	POST /coupons/redemptions         redeem a coupon for an order (fault operation "redeem"):
+//	                                  201 redeemed, 200 replay of an earlier redeem
+//	GET  /coupons/redemptions/{orderId}          an order's coupon redemption
+//	POST /coupons/redemptions/{orderId}/restore  give the coupon back, or void the redemption
+//	                                  (fault operation "restore")
 //	GET|PUT /admin/faults             fault injection settings
 //	GET  /healthz                     liveness
 //	GET  /readyz, GET /metrics        readiness and metrics, when opts has them (New checks the database)
+//
+// Every POST and PUT needs a service token when opts.WriteTokens has any (the engine
+// checks it before any route).
 func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger, opts httpx.Options) http.Handler {
 	h := handler{store: store}
 	r := httpx.NewEngine(log, Codes, opts)
@@ -33,8 +44,13 @@ func NewHandler(store *Store, inj *faults.Injector, log *slog.Logger, opts httpx
 	up.GET("/payments/:orderId", h.getPayment)
 	up.GET("/customers/:customerId", h.getCustomer)
 	up.PUT("/customers/:customerId", h.upsertCustomer)
+	up.GET("/customers/:customerId/coupons", h.getCoupons)
+	up.PUT("/customers/:customerId/coupons/:code", h.upsertCoupon)
+	up.GET("/coupons/redemptions/:orderId", h.getRedemption)
 	r.POST("/payments", inj.Op("charge"), h.charge)
 	r.POST("/payments/:orderId/refund", inj.Op("refund"), h.refund)
+	r.POST("/coupons/redemptions", inj.Op("redeem"), h.redeem)
+	r.POST("/coupons/redemptions/:orderId/restore", inj.Op("restore"), h.restore)
 	return r
 }
 
@@ -88,6 +104,41 @@ func (h handler) upsertCustomer(c *gin.Context) {
 	cust, created, err := h.store.UpsertCustomer(c.Request.Context(), c.Param("customerId"),
 		CustomerUpdate{BalanceCents: *body.BalanceCents})
 	httpx.Respond(c, httpx.StatusFor(created), cust, err)
+}
+
+func (h handler) getCoupons(c *gin.Context) {
+	coupons, err := h.store.Coupons(c.Request.Context(), c.Param("customerId"))
+	httpx.Respond(c, http.StatusOK, CouponList{Coupons: coupons}, err)
+}
+
+func (h handler) upsertCoupon(c *gin.Context) {
+	var u CouponUpdate
+	if err := httpx.BindJSON(c, &u); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	coupon, created, err := h.store.UpsertCoupon(c.Request.Context(), c.Param("customerId"), c.Param("code"), u)
+	httpx.Respond(c, httpx.StatusFor(created), coupon, err)
+}
+
+func (h handler) redeem(c *gin.Context) {
+	var req RedeemRequest
+	if err := httpx.BindJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	r, created, err := h.store.RedeemCoupon(c.Request.Context(), req)
+	httpx.Respond(c, httpx.StatusFor(created), r, err)
+}
+
+func (h handler) getRedemption(c *gin.Context) {
+	r, err := h.store.Redemption(c.Request.Context(), c.Param("orderId"))
+	httpx.Respond(c, http.StatusOK, r, err)
+}
+
+func (h handler) restore(c *gin.Context) {
+	r, err := h.store.RestoreCoupon(c.Request.Context(), c.Param("orderId"))
+	httpx.Respond(c, http.StatusOK, r, err)
 }
 
 // New builds the payment service over db: it creates its tables (and seed data) when

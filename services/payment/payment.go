@@ -11,9 +11,15 @@
 // Payment methods are test tokens in the spirit of card processors' test cards: see
 // MethodVisa, MethodDeclined and MethodFlaky.
 //
-// The package holds the domain types and errors (this file), the state machine as pure
-// decisions (decisions.go), the GORM store that locks, decides and writes (store.go), the
-// Gin handlers (http.go) and a typed HTTP client for the activities (client.go).
+// Customers also own single-use coupons (billing owns them, so the payment service keeps
+// them). Redeeming a coupon for an order is idempotent by order ID in the same way, and
+// restoring it, the saga's compensation, gives the coupon back once, or leaves a VOIDED
+// tombstone that refuses a redeem arriving late for that order.
+//
+// The package holds the domain types and errors (this file and coupons.go), the state
+// machines as pure decisions (decisions.go), the GORM store that locks, decides and writes
+// (store.go), the Gin handlers (http.go) and a typed HTTP client for the activities
+// (client.go).
 package payment
 
 import (
@@ -30,7 +36,7 @@ import (
 const Currency = domain.Currency
 
 // Operations are the write operations that fault injection can target.
-var Operations = []string{"charge", "refund"}
+var Operations = []string{"charge", "refund", "redeem", "restore"}
 
 // Test payment methods.
 const (
@@ -58,11 +64,23 @@ var (
 	// ErrNotFound means the customer or payment does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means the order was already charged with a different request
-	// (customer, amount, currency or payment method).
-	ErrConflict = errors.New("order already charged with a different request")
-	// ErrCompensated means the order's payment was already refunded or voided; a charge
-	// arriving after its compensation is refused.
-	ErrCompensated = errors.New("payment already refunded or voided for this order")
+	// (customer, amount, currency or payment method), or already redeemed a coupon with a
+	// different request (customer, code or subtotal).
+	ErrConflict = errors.New("order already charged or redeemed with a different request")
+	// ErrCompensated means the order's payment was already refunded or voided, or its
+	// coupon redemption already restored or voided; a charge or a redeem arriving after
+	// its compensation is refused.
+	ErrCompensated = errors.New("already refunded, restored or voided for this order")
+	// ErrCouponUnknown means no customer has a coupon with that code.
+	ErrCouponUnknown = errors.New("unknown coupon")
+	// ErrCouponAlreadyRedeemed means the customer's coupon is held by another order's
+	// redemption. Coupons are single use; restoring that order's redemption gives it back.
+	ErrCouponAlreadyRedeemed = errors.New("coupon already redeemed")
+	// ErrCouponExpired means the coupon's expiry has passed.
+	ErrCouponExpired = errors.New("coupon expired")
+	// ErrCouponNotApplicable means the coupon cannot discount this order: the subtotal is
+	// below the coupon's minimum, or the code is another customer's.
+	ErrCouponNotApplicable = errors.New("coupon not applicable")
 )
 
 // Codes maps the errors above to HTTP answers, and back in the client.
@@ -73,6 +91,11 @@ var Codes = httpx.Codes{
 	{Err: ErrNotFound, Status: http.StatusNotFound, Code: "NotFound", Title: "Not found"},
 	{Err: ErrConflict, Status: http.StatusConflict, Code: "IdempotencyConflict", Title: "Idempotency conflict"},
 	{Err: ErrCompensated, Status: http.StatusConflict, Code: "AlreadyCompensated", Title: "Already compensated"},
+	{Err: ErrCouponUnknown, Status: http.StatusUnprocessableEntity, Code: "CouponUnknown", Title: "Unknown coupon"},
+	// 409, like inventory's OutOfStock: the request is fine, the coupon's state refuses it.
+	{Err: ErrCouponAlreadyRedeemed, Status: http.StatusConflict, Code: "CouponAlreadyRedeemed", Title: "Coupon already redeemed"},
+	{Err: ErrCouponExpired, Status: http.StatusUnprocessableEntity, Code: "CouponExpired", Title: "Coupon expired"},
+	{Err: ErrCouponNotApplicable, Status: http.StatusUnprocessableEntity, Code: "CouponNotApplicable", Title: "Coupon not applicable"},
 }
 
 // Decline codes recorded on a DECLINED payment: the Code of the error it was declined with.
