@@ -179,13 +179,7 @@ func (r *benchRun) learnShape(b *testing.B) {
 		b.Fatal(err)
 	}
 	id := r.lastOrder(b)
-	ctx := context.Background()
-	it := env.tc.GetWorkflowHistory(ctx, saga.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			b.Fatal(err)
-		}
+	for _, e := range historyEvents(b, env.tc, saga.WorkflowID(id)) {
 		switch {
 		case e.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			r.Shape = append(r.Shape, bench.Activity)
@@ -564,12 +558,7 @@ func (r *benchRun) costs(b *testing.B) {
 func historyOf(b *testing.B, workflowID string) historyCost {
 	b.Helper()
 	var h historyCost
-	it := env.tc.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			b.Fatal(err)
-		}
+	for _, e := range historyEvents(b, env.tc, workflowID) {
 		h.Events++
 		h.Bytes += proto.Size(e)
 	}

@@ -27,14 +27,10 @@ import (
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
 	"github.com/ordersaga/ordersaga/internal/faults"
-	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/proc"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
 	"github.com/ordersaga/ordersaga/saga"
-	"github.com/ordersaga/ordersaga/services/inventory"
-	"github.com/ordersaga/ordersaga/services/order"
 	"github.com/ordersaga/ordersaga/services/payment"
-	"github.com/ordersaga/ordersaga/services/shipping"
 )
 
 // envRequireCluster makes TestMakeRunCluster fail, rather than skip, when the cluster's
@@ -241,22 +237,10 @@ func startCluster(t testing.TB, pgURL string, extraEnv ...string) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
-	s := &stack{name: "cluster", apiURL: c.apiURLs[0], urls: map[string]string{}, taskQueue: c.temporal().TaskQueue, tc: tc,
-		initialStock: map[string]int{}, initialBalance: map[string]int64{}}
-	hc := httpx.NewServiceHTTPClient(serviceToken)
-	for _, svc := range config.ServiceNames {
-		s.urls[svc] = fmt.Sprintf("http://127.0.0.1:%d", c.ports[config.EnvName(svc, "PORT")])
-	}
-	s.orders = order.NewClient(s.urls[config.Order], hc)
-	s.inventory = inventory.NewClient(s.urls[config.Inventory], hc)
-	s.payments = payment.NewClient(s.urls[config.Payment], hc)
-	s.shipping = shipping.NewClient(s.urls[config.Shipping], hc)
-	for _, p := range inventory.SeedProducts {
-		s.initialStock[p.SKU] = p.Available
-	}
-	for _, c := range payment.SeedCustomers {
-		s.initialBalance[c.CustomerID] = c.BalanceCents
-	}
+	s := &stack{name: "cluster", apiURL: c.apiURLs[0], taskQueue: c.temporal().TaskQueue, tc: tc}
+	s.reach(func(svc string) string {
+		return fmt.Sprintf("http://127.0.0.1:%d", c.ports[config.EnvName(svc, "PORT")])
+	})
 	c.stack = s
 	return c
 }

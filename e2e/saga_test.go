@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-
 	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/saga"
@@ -50,12 +48,7 @@ func orderCompletes(t *testing.T, s *stack) {
 	}
 	// Placed under saga.Revision, the order takes the changes that revision includes
 	// without a version marker, nor the search attribute upsert that goes with one.
-	it := s.tc.GetWorkflowHistory(ctx, saga.WorkflowID(v.OrderID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range s.history(t, v.OrderID) {
 		if m := ev.GetMarkerRecordedEventAttributes(); m != nil && m.GetMarkerName() == "Version" {
 			t.Errorf("event %d: a version marker in the history of an order of revision %d", ev.GetEventId(), saga.Revision)
 		}
@@ -283,16 +276,13 @@ func TestApprovalThroughTheAPI(t *testing.T) { each(t, approvalThroughTheAPI) }
 func approvalThroughTheAPI(t *testing.T, s *stack) {
 	final := func(v app.OrderView) bool { return v.Status.Final() }
 	sku := s.newProduct(t, 120000, 4) // $1,200.00: at least the approval threshold
-	operator := []string{"Authorization", "Bearer " + operatorToken}
 
 	cust := s.newCustomer(t, 500000)
 	v := s.place(t, orderRequest(cust, "pm_card_visa", "US", sku+":1"))
 	if v.Status != saga.StatusAwaitingApproval {
 		t.Fatalf("a $1,200 order is %s, want AWAITING_APPROVAL", v.Status)
 	}
-	if r := s.call(t, http.MethodPost, "/v1/orders/"+v.OrderID+"/approve", map[string]string{"by": "alice"}, operator...); r.status != http.StatusOK {
-		t.Fatalf("approve: %d %s", r.status, r.body)
-	}
+	s.decide(t, v.OrderID, "approve", map[string]string{"by": "alice"})
 	if done := s.await(t, v.OrderID, 20*time.Second, "completion", final); done.Status != saga.StatusCompleted {
 		t.Errorf("after approval: %s %+v, want COMPLETED", done.Status, done.Failure)
 	}
@@ -302,9 +292,7 @@ func approvalThroughTheAPI(t *testing.T, s *stack) {
 
 	cust = s.newCustomer(t, 500000)
 	v = s.place(t, orderRequest(cust, "pm_card_visa", "US", sku+":1"))
-	if r := s.call(t, http.MethodPost, "/v1/orders/"+v.OrderID+"/reject", map[string]string{"by": "alice", "note": "suspected fraud"}, operator...); r.status != http.StatusOK {
-		t.Fatalf("reject: %d %s", r.status, r.body)
-	}
+	s.decide(t, v.OrderID, "reject", map[string]string{"by": "alice", "note": "suspected fraud"})
 	wantRejected(t, s.await(t, v.OrderID, 20*time.Second, "rejection", final), saga.StepApproval, saga.ApprovalRejected)
 	if p := s.product(t, sku); p.Available != 3 || p.Reserved != 1 {
 		t.Errorf("%s = %+v, want the rejected order's unit back (one sold)", sku, p)
@@ -335,11 +323,7 @@ func needsAttentionRetriedThroughTheAPI(t *testing.T, s *stack) {
 	if err := fc.Set(context.Background(), faults.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	r := s.call(t, http.MethodPost, "/v1/orders/"+v.OrderID+"/retry-compensations", map[string]string{"by": "alice"},
-		"Authorization", "Bearer "+operatorToken)
-	if r.status != http.StatusOK {
-		t.Fatalf("retry-compensations: %d %s", r.status, r.body)
-	}
+	s.decide(t, v.OrderID, "retry-compensations", map[string]string{"by": "alice"})
 	done := s.await(t, v.OrderID, 20*time.Second, "the end", func(v app.OrderView) bool { return v.Status.Final() })
 	wantRejected(t, done, saga.StepScheduleShipping, saga.ShippingUnavailable)
 	if b := s.balance(t, cust); b != 100000 {

@@ -32,6 +32,8 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ordersaga/ordersaga/app"
@@ -229,7 +231,7 @@ type stack struct {
 
 // newStack starts a stack on the dev server at temporalAddr.
 func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
-	s := &stack{name: name, taskQueue: "e2e-" + name, tc: env.tc, initialStock: map[string]int{}, initialBalance: map[string]int64{}}
+	s := &stack{name: name, taskQueue: "e2e-" + name, tc: env.tc}
 	ports := map[string]int{"api": freePort(), "worker": freePort()}
 	for _, svc := range config.ServiceNames {
 		ports[svc] = freePort()
@@ -254,21 +256,7 @@ func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
 	base := func(svc string) string { return "http://127.0.0.1:" + strconv.Itoa(ports[svc]) }
 	s.apiURL = base("api")
 	s.workerURL = base("worker")
-	s.urls = map[string]string{}
-	for _, svc := range config.ServiceNames {
-		s.urls[svc] = base(svc)
-	}
-	hc := httpx.NewServiceHTTPClient(serviceToken)
-	s.orders = order.NewClient(base(config.Order), hc)
-	s.inventory = inventory.NewClient(base(config.Inventory), hc)
-	s.payments = payment.NewClient(base(config.Payment), hc)
-	s.shipping = shipping.NewClient(base(config.Shipping), hc)
-	for _, p := range inventory.SeedProducts {
-		s.initialStock[p.SKU] = p.Available
-	}
-	for _, c := range payment.SeedCustomers {
-		s.initialBalance[c.CustomerID] = c.BalanceCents
-	}
+	s.reach(base)
 
 	var err error
 	if s.services, err = startProc(name+"-services", filepath.Join(env.binDir, "services"), nil, s.env); err != nil {
@@ -297,6 +285,27 @@ func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// reach points the stack's service clients at the services, url(name) being each one's
+// base URL, and opens its books with the seeded stock and balances.
+func (s *stack) reach(url func(service string) string) {
+	s.urls = map[string]string{}
+	for _, svc := range config.ServiceNames {
+		s.urls[svc] = url(svc)
+	}
+	hc := httpx.NewServiceHTTPClient(serviceToken)
+	s.orders = order.NewClient(s.urls[config.Order], hc)
+	s.inventory = inventory.NewClient(s.urls[config.Inventory], hc)
+	s.payments = payment.NewClient(s.urls[config.Payment], hc)
+	s.shipping = shipping.NewClient(s.urls[config.Shipping], hc)
+	s.initialStock, s.initialBalance = map[string]int{}, map[string]int64{}
+	for _, p := range inventory.SeedProducts {
+		s.initialStock[p.SKU] = p.Available
+	}
+	for _, c := range payment.SeedCustomers {
+		s.initialBalance[c.CustomerID] = c.BalanceCents
+	}
 }
 
 // startAPI starts the stack's API process with the stack's environment and waits until
@@ -329,6 +338,38 @@ func (s *stack) killWorker() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.worker.Kill()
+}
+
+// historyEvents returns the whole history of workflowID, as tc's server has it.
+func historyEvents(t testing.TB, tc client.Client, workflowID string) []*historypb.HistoryEvent {
+	t.Helper()
+	var events []*historypb.HistoryEvent
+	it := tc.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", workflowID, err)
+		}
+		events = append(events, ev)
+	}
+	return events
+}
+
+// history returns the history of the order's workflow on the stack's Temporal.
+func (s *stack) history(t testing.TB, orderID string) []*historypb.HistoryEvent {
+	t.Helper()
+	return historyEvents(t, s.tc, saga.WorkflowID(orderID))
+}
+
+// decide sends an operator's decision (approve, reject, retry-compensations) on the
+// order, which must be taken (200); a refused one names the order's failed workflow
+// tasks, where a non-determinism error would show.
+func (s *stack) decide(t *testing.T, orderID, action string, body map[string]string) {
+	t.Helper()
+	r := s.call(t, http.MethodPost, "/v1/orders/"+orderID+"/"+action, body, "Authorization", "Bearer "+operatorToken)
+	if r.status != http.StatusOK {
+		t.Fatalf("%s order %s: %d %s\nits failed workflow tasks: %q", action, orderID, r.status, r.body, workflowTaskFailures(t, s, orderID))
+	}
 }
 
 // note names orderID as the scenario's representative order for -record-histories, when

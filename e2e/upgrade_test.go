@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/internal/faults"
@@ -60,15 +57,6 @@ func TestClusterRollingUpgrade(t *testing.T) {
 	s.apiURLs = c.apiURLs
 	ctx := context.Background()
 	final := func(v app.OrderView) bool { return v.Status.Final() }
-	// decide sends an operator's decision; a refused one names the order's failed
-	// workflow tasks, where a non-determinism error would show.
-	decide := func(t *testing.T, id, action string) {
-		t.Helper()
-		r := s.call(t, http.MethodPost, "/v1/orders/"+id+"/"+action, map[string]string{"by": "alice"}, "Authorization", "Bearer "+operatorToken)
-		if r.status != http.StatusOK {
-			t.Fatalf("%s order %s: %d %s\nits failed workflow tasks: %q", action, id, r.status, r.body, workflowTaskFailures(t, s, id))
-		}
-	}
 	big := s.newProduct(t, 120000, 10) // $1,200.00: orders of one await approval
 	small := s.newProduct(t, 1500, 100)
 
@@ -106,19 +94,19 @@ func TestClusterRollingUpgrade(t *testing.T) {
 	rollOut(t, c, filepath.Join(next, "api"), filepath.Join(binDir, "api"), "api", c.apiPorts)
 
 	// The old orders finish on their own path.
-	decide(t, toApprove, "approve")
+	s.decide(t, toApprove, "approve", map[string]string{"by": "alice"})
 	if v := s.await(t, toApprove, 30*time.Second, "completion", final); v.Status != saga.StatusCompleted {
 		t.Errorf("the old order approved after the rollout is %s %+v, want COMPLETED", v.Status, v.Failure)
 	}
 	if b := s.balance(t, approveCust); b != 500000-120000 {
 		t.Errorf("balance = %d, want charged once", b)
 	}
-	decide(t, toReject, "reject")
+	s.decide(t, toReject, "reject", map[string]string{"by": "alice"})
 	wantRejected(t, s.await(t, toReject, 30*time.Second, "rejection", final), saga.StepApproval, saga.ApprovalRejected)
 	if b := s.balance(t, rejectCust); b != 500000 {
 		t.Errorf("balance = %d, want nothing charged", b)
 	}
-	decide(t, stuck.OrderID, "retry-compensations")
+	s.decide(t, stuck.OrderID, "retry-compensations", map[string]string{"by": "alice"})
 	wantRejected(t, s.await(t, stuck.OrderID, 30*time.Second, "the undo", final), saga.StepScheduleShipping, saga.ShippingUnavailable)
 	if b := s.balance(t, stuckCust); b != 100000 {
 		t.Errorf("balance = %d, want refunded", b)
@@ -136,7 +124,7 @@ func TestClusterRollingUpgrade(t *testing.T) {
 	}
 	newBig, _ := awaiting(t) // screened before it waits
 	ids = append(ids, newOrder.OrderID)
-	decide(t, newBig, "approve")
+	s.decide(t, newBig, "approve", map[string]string{"by": "alice"})
 	if v := s.await(t, newBig, 30*time.Second, "completion", final); v.Status != saga.StatusCompleted {
 		t.Errorf("the new order approved is %s %+v, want COMPLETED", v.Status, v.Failure)
 	}
@@ -259,29 +247,18 @@ func rollOut(t *testing.T, c *cluster, from, to, name string, ports []int) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		delete(c.pids, part) // its successor stops with the rest
-		if err := waitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", port)); err != nil {
+		if err := proc.WaitHTTPWithin(context.Background(), 30*time.Second, fmt.Sprintf("http://127.0.0.1:%d/readyz", port)); err != nil {
 			t.Fatalf("%s was not started again on the new build: %v", part, err)
 		}
 		t.Logf("%s: pid %d replaced by the next build", part, pid)
 	}
 }
 
-func waitReady(url string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return proc.WaitHTTP(ctx, url)
-}
-
 // activityCount counts the activities of type name scheduled in the order's history.
 func activityCount(t *testing.T, s *stack, orderID, name string) int {
 	t.Helper()
 	n := 0
-	it := s.tc.GetWorkflowHistory(context.Background(), saga.WorkflowID(orderID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range s.history(t, orderID) {
 		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == name {
 			n++
 		}
@@ -293,12 +270,7 @@ func activityCount(t *testing.T, s *stack, orderID, name string) int {
 func workflowTaskFailures(t *testing.T, s *stack, orderID string) []string {
 	t.Helper()
 	var out []string
-	it := s.tc.GetWorkflowHistory(context.Background(), saga.WorkflowID(orderID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range s.history(t, orderID) {
 		if f := ev.GetWorkflowTaskFailedEventAttributes(); f != nil {
 			out = append(out, fmt.Sprintf("workflow task failed at event %d: %s: %s", ev.GetEventId(), f.GetCause(), f.GetFailure().GetMessage()))
 		}
