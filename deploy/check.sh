@@ -12,7 +12,8 @@
 #    (and, as a warning only, one its cmd/<binary> package comment documents); services
 #    are told apart by their Dockerfile: deploy/Dockerfile (ordersaga's) or
 #    deploy/temporal/Dockerfile (Temporal's).
-# 4. third-party images are pinned (a tag, never `latest`), none is Temporal's own
+# 4. third-party images are pinned (a tag, never `latest`), none is Temporal's own, NATS's
+#    is the nats-server version go.mod embeds and every service relays to it
 #    (auto-setup or any temporalio/ image); bind-mounted files exist.
 # 5. Dockerfiles: golang tag = go.mod's go major.minor, no ENTRYPOINT, a non-root USER;
 #    ordersaga's: the packages it builds exist, and the same `CGO_ENABLED=0 go build`
@@ -316,6 +317,21 @@ for name, s in sorted(ours.items()):
                 emit("ok", f"{name}: service URLs point at the compose services")
         if "TEMPORAL_ADDRESS" not in env:
             emit("FAIL", f"{name}: missing TEMPORAL_ADDRESS")
+    if binary == "services":
+        if env.get("NATS_URL", "").startswith("nats://nats:"):
+            emit("ok", f"{name}: relays its events to the nats service")
+        else:
+            emit("FAIL", f"{name}: NATS_URL must name the nats service (without it a service embeds a NATS of its own)")
+
+# ---- NATS: the version make run embeds ---------------------------------------------------
+gomod_nats = re.search(r"github.com/nats-io/nats-server/v2 v(\S+)", read("go.mod"))
+nats_image = str(services.get("nats", {}).get("image", ""))
+if not gomod_nats:
+    emit("FAIL", "go.mod requires no github.com/nats-io/nats-server/v2 (the embedded NATS)")
+elif nats_image.split(":")[-1].removesuffix("-alpine") != gomod_nats.group(1):
+    emit("FAIL", f"nats: image {nats_image!r} is not the nats-server go.mod embeds (v{gomod_nats.group(1)})")
+else:
+    emit("ok", f"nats: image {nats_image} is the nats-server go.mod embeds")
 
 # ---- third-party images: pinned; no Temporal image but ours --------------------------
 for name, s in sorted(services.items()):

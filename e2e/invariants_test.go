@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"testing"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
@@ -32,6 +33,19 @@ func checkAllInvariants() int {
 		}
 	}
 	return code
+}
+
+// checkBooks fails t with each violation of the books of the stack's orders (see
+// invariantViolations); the tests that run a stack of their own call it at their end.
+func (s *stack) checkBooks(t *testing.T) {
+	t.Helper()
+	violations, err := s.invariantViolations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range violations {
+		t.Errorf("books: %s", v)
+	}
 }
 
 func (s *stack) invariantViolations(ctx context.Context) ([]string, error) {

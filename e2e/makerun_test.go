@@ -28,7 +28,7 @@ func TestMakeRun(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("make is not installed")
 	}
-	ports := map[string]int{"TEMPORAL_PORT": freePort(), "TEMPORAL_UI_PORT": freePort(), "API_PORT": freePort(), "WORKER_PORT": freePort(), "TEMPORAL_METRICS_PORT": freePort()}
+	ports := map[string]int{"TEMPORAL_PORT": freePort(), "TEMPORAL_UI_PORT": freePort(), "API_PORT": freePort(), "WORKER_PORT": freePort(), "TEMPORAL_METRICS_PORT": freePort(), "NATS_PORT": freePort()}
 	for _, svc := range config.ServiceNames {
 		ports[config.EnvName(svc, "PORT")] = freePort()
 	}

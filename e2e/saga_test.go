@@ -350,6 +350,7 @@ var sagaScenarios = []struct {
 	{"approval through the API", approvalThroughTheAPI},
 	{"needs attention, retried through the API", needsAttentionRetriedThroughTheAPI},
 	{"coupons", coupons},
+	{"events per outcome", eventsPerOutcome},
 	{"bad input is a 4xx problem", badInputIsA4xxProblem},
 }
 

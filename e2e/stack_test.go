@@ -210,6 +210,7 @@ type stack struct {
 	apiURLs   []string
 	nextAPI   atomic.Uint64
 	workerURL string            // the worker's /healthz, /readyz, /metrics
+	natsURL   string            // where the services publish their events
 	urls      map[string]string // service name → base URL
 	taskQueue string
 	services  *proc.Proc
@@ -237,7 +238,15 @@ func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
 		ports[svc] = freePort()
 	}
 	dataDir := filepath.Join(env.logDir, name+"-data")
+	natsPort := freePort()
+	s.natsURL = "nats://127.0.0.1:" + strconv.Itoa(natsPort)
+	for _, kv := range extraEnv {
+		if v, ok := strings.CutPrefix(kv, "NATS_URL="); ok {
+			s.natsURL = v
+		}
+	}
 	s.env = append([]string{
+		"NATS_PORT=" + strconv.Itoa(natsPort),
 		"TEMPORAL_ADDRESS=" + temporalAddr,
 		"TEMPORAL_TASK_QUEUE=" + s.taskQueue,
 		"DATA_DIR=" + dataDir,
@@ -258,16 +267,10 @@ func newStack(name, temporalAddr string, extraEnv []string) (*stack, error) {
 	s.workerURL = base("worker")
 	s.reach(base)
 
-	var err error
-	if s.services, err = startProc(name+"-services", filepath.Join(env.binDir, "services"), nil, s.env); err != nil {
+	if err := s.startServices(); err != nil {
 		return nil, err
 	}
 	cleanups = append(cleanups, func() { _ = s.services.Stop(15 * time.Second) })
-	for _, svc := range config.ServiceNames {
-		if err := waitOK(base(svc)+"/healthz", s.services); err != nil {
-			return nil, fmt.Errorf("%s stack, %s service: %w", name, svc, err)
-		}
-	}
 	if err := s.startWorker(); err != nil {
 		return nil, err
 	}
@@ -306,6 +309,21 @@ func (s *stack) reach(url func(service string) string) {
 	for _, c := range payment.SeedCustomers {
 		s.initialBalance[c.CustomerID] = c.BalanceCents
 	}
+}
+
+// startServices starts the stack's services process and waits until each service answers.
+func (s *stack) startServices() error {
+	p, err := startProc(s.name+"-services", filepath.Join(env.binDir, "services"), nil, s.env)
+	if err != nil {
+		return err
+	}
+	s.services = p
+	for _, svc := range config.ServiceNames {
+		if err := waitOK(s.urls[svc]+"/healthz", p); err != nil {
+			return fmt.Errorf("%s stack, %s service: %w", s.name, svc, err)
+		}
+	}
+	return nil
 }
 
 // startAPI starts the stack's API process with the stack's environment and waits until

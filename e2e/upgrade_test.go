@@ -140,13 +140,7 @@ func TestClusterRollingUpgrade(t *testing.T) {
 			t.Errorf("order %s: %s", id, f)
 		}
 	}
-	violations, err := s.invariantViolations(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range violations {
-		t.Errorf("books: %s", v)
-	}
+	s.checkBooks(t)
 	c.make.interrupt(t, c.pids)
 }
 

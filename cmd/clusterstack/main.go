@@ -21,7 +21,9 @@
 // TEMPORAL_MEMBERSHIP_PORT (6933; deploy/temporal/config.yaml derives the other ports),
 // TEMPORAL_NAMESPACE (ordersaga), TEMPORAL_RETENTION (72h), API_PORTS (8080,8090),
 // WORKER_PORTS (8085,8095), the services' *_PORT, OPERATOR_TOKENS, PAYLOAD_KEYS and
-// SERVICE_TOKENS as for `make run`.
+// SERVICE_TOKENS as for `make run`. The services' events go to NATS_URL; without it
+// clusterstack runs an embedded NATS server with JetStream itself, on NATS_PORT (4223),
+// keeping its streams in DATA_DIR/nats, and the services connect to it.
 package main
 
 import (
@@ -47,6 +49,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/logging"
+	"github.com/ordersaga/ordersaga/internal/natsx"
 	"github.com/ordersaga/ordersaga/internal/proc"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
 )
@@ -75,6 +78,8 @@ type Config struct {
 	// without ServiceTokens the parts run in DEV_MODE, without PayloadKeys a dev key is
 	// kept in DataDir.
 	OperatorTokens, ServiceTokens, PayloadKeys string
+	// Events says where the services' events go.
+	Events config.Events
 }
 
 func readConfig(getenv func(string) string) (Config, error) {
@@ -97,6 +102,7 @@ func readConfig(getenv func(string) string) (Config, error) {
 	for _, name := range config.ServiceNames {
 		cfg.ServicePorts[name] = config.Port(r, name)
 	}
+	cfg.Events = config.ReadEvents(r)
 	cfg.APIPorts = ports(r, "API_PORTS", "8080,8090")
 	cfg.WorkerPorts = ports(r, "WORKER_PORTS", "8085,8095")
 	u, err := url.Parse(r.String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"))
@@ -171,6 +177,14 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		if _, err := os.Stat(filepath.Join(cfg.BinDir, bin)); err != nil {
 			return fmt.Errorf("%s: %w (`make cluster-tools` builds it)", bin, err)
 		}
+	}
+
+	if cfg.Events.Embedded() {
+		nats, err := natsx.StartEmbedded("127.0.0.1", cfg.Events.EmbeddedPort, filepath.Join(cfg.DataDir, "nats"), log)
+		if err != nil {
+			return fmt.Errorf("%w (set NATS_URL to use another NATS server, or NATS_PORT)", err)
+		}
+		defer nats.Shutdown() // last: after every process has stopped (deferred below)
 	}
 
 	temporalDB, visibilityDB := cfg.DBPrefix+"temporal", cfg.DBPrefix+"temporal_visibility"
@@ -303,6 +317,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	}
 
 	common := []string{
+		"NATS_URL=" + cfg.Events.URL(),
 		"TEMPORAL_ADDRESS=" + temporalAddr,
 		"TEMPORAL_NAMESPACE=" + cfg.Namespace,
 		"TEMPORAL_UI_URL=" + uiURL,
@@ -441,10 +456,11 @@ func printBanner(out io.Writer, cfg Config, uiURL, temporalAddr string, dbs []st
     Temporal gRPC  %s   (bin/temporal --address %s --namespace %s workflow list)
     databases      %s on %s
     workers        %s   (/readyz, /metrics)
+    events         %s   stream ORDERSAGA   (NATS_URL=%s bin/starter events --follow)
     processes      %s
 
   Ctrl-C stops everything.
 `, strings.Join(apis, "  "), uiURL, cfg.Namespace, temporalAddr, temporalAddr, cfg.Namespace,
 		strings.Join(dbs, " "), cfg.DatabaseURL.Host,
-		strings.Join(workers, " "), strings.Join(pids, " "))
+		strings.Join(workers, " "), cfg.Events.URL(), cfg.Events.URL(), strings.Join(pids, " "))
 }

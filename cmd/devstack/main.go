@@ -48,6 +48,9 @@ type Config struct {
 	// PayloadKeys seal what orders store in Temporal; unset, a dev key kept in DataDir.
 	PayloadKeys string
 	DatabaseURL string
+	// Events says where the services' events go (the services process embeds NATS
+	// unless NATS_URL is set).
+	Events config.Events
 }
 
 func readConfig(getenv func(string) string) (Config, error) {
@@ -65,6 +68,7 @@ func readConfig(getenv func(string) string) (Config, error) {
 		ServiceTokens:       r.String("SERVICE_TOKENS", ""),
 		PayloadKeys:         r.String("PAYLOAD_KEYS", ""),
 		DatabaseURL:         r.String("DATABASE_URL", ""),
+		Events:              config.ReadEvents(r),
 	}
 	for _, name := range config.ServiceNames {
 		cfg.ServicePorts[name] = config.Port(r, name)
@@ -193,6 +197,10 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
 	if cfg.ServiceTokens != "" {
 		codecAccess = "needs the operator token: the CLI sends it (--codec-auth); the Web UI cannot, and shows ciphertext"
 	}
+	events := cfg.Events.URL() + " (NATS_URL)"
+	if cfg.Events.Embedded() {
+		events = cfg.Events.URL() + " (embedded NATS with JetStream, in " + filepath.Join(cfg.DataDir, "nats") + ")"
+	}
 	token := "OPERATOR_TOKENS (as set)"
 	if cfg.devToken {
 		token = cfg.OperatorTokens + "   (made up for this run; set OPERATOR_TOKENS to choose)"
@@ -208,6 +216,7 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
     operator token %[9]s
     service auth   %[12]s
     payload codec  %[1]s/codec   payloads in Temporal are AES-256-GCM sealed; %[13]s
+    events         %[14]s   stream ORDERSAGA   (bin/starter events --follow)
     processes      %[10]s
 
   Place an order:
@@ -219,5 +228,5 @@ func printBanner(out io.Writer, cfg Config, apiURL, uiURL string, running []*pro
   Ctrl-C stops everything.
 `, apiURL, uiURL, cfg.TemporalPort, cfg.ServicePorts[config.Order], cfg.ServicePorts[config.Inventory],
 		cfg.ServicePorts[config.Payment], cfg.ServicePorts[config.Shipping], storage, token, strings.Join(pids, " "),
-		cfg.WorkerPort, serviceAuth, codecAccess)
+		cfg.WorkerPort, serviceAuth, codecAccess, events)
 }

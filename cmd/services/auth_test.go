@@ -25,8 +25,8 @@ func TestServiceWritesNeedAToken(t *testing.T) {
 	for _, svc := range services {
 		t.Run(svc.name, func(t *testing.T) {
 			sc := ServiceConfig{Name: svc.name, Database: dbtest.SQLite(t)}
-			h, closeAll, err := build(context.Background(), sc, Config{Auth: config.ServiceAuth{Tokens: tokens}, FaultsEnabled: true},
-				slog.New(slog.DiscardHandler))
+			h, _, closeAll, err := build(context.Background(), sc, Config{Auth: config.ServiceAuth{Tokens: tokens}, FaultsEnabled: true},
+				nil, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,12 @@
 // starts from <NAME>_FAULT_ERROR_RATE, <NAME>_FAULT_LATENCY_MS, <NAME>_FAULT_DOWN and
 // <NAME>_FAULT_OPERATIONS. Ports: <NAME>_PORT (8081-8084) on HOST (127.0.0.1).
 //
+// Events: each service writes its domain events into its outbox table and relays them to
+// NATS JetStream (stream ORDERSAGA, subjects ordersaga.<service>.<type>). NATS_URL names
+// the NATS server; without it the process runs an embedded one with JetStream on
+// NATS_PORT (4223, beside a NATS on the standard 4222) at HOST, keeping its streams in
+// <DATA_DIR>/nats. Without NATS the services work, and their events wait in the outboxes.
+//
 // Logging: LOG_FORMAT, LOG_LEVEL. Traces: OTEL_EXPORTER_OTLP_ENDPOINT.
 //
 // Every POST and PUT needs a bearer token of SERVICE_TOKENS (comma-separated; callers send
@@ -33,6 +39,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"gorm.io/gorm"
 
 	"github.com/ordersaga/ordersaga/internal/config"
@@ -41,6 +48,8 @@ import (
 	"github.com/ordersaga/ordersaga/internal/faults"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/logging"
+	"github.com/ordersaga/ordersaga/internal/natsx"
+	"github.com/ordersaga/ordersaga/internal/outbox"
 	"github.com/ordersaga/ordersaga/internal/telemetry"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
@@ -75,6 +84,16 @@ type Config struct {
 	SeedDemoData bool
 	Log          logging.Config
 	Telemetry    telemetry.Config
+	Events       EventsConfig
+}
+
+// EventsConfig says where the services' events go.
+type EventsConfig struct {
+	config.Events
+	// EmbeddedHost (HOST) is where the embedded server listens, and EmbeddedStoreDir
+	// (<DATA_DIR>/nats) where it keeps its streams.
+	EmbeddedHost     string
+	EmbeddedStoreDir string
 }
 
 // ServiceConfig is one service's configuration.
@@ -96,6 +115,7 @@ func readConfig(args []string, getenv func(string) string) (Config, error) {
 	host := r.String("HOST", "127.0.0.1")
 	dataDir := r.String("DATA_DIR", ".data")
 	sharedURL := r.String("DATABASE_URL", "")
+	cfg.Events = EventsConfig{Events: config.ReadEvents(r), EmbeddedHost: host, EmbeddedStoreDir: filepath.Join(dataDir, "nats")}
 	for _, name := range names {
 		if !slices.Contains(config.ServiceNames, name) {
 			return Config{}, fmt.Errorf("unknown service %q: want some of %v", name, config.ServiceNames)
@@ -155,6 +175,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	js, closeNATS, err := connectEvents(cfg.Events, root)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -164,13 +190,16 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		log := root.With("service", sc.Name)
 		log.Info("starting", "addr", sc.Addr, "database", sc.Database.String(), "auth", cfg.Auth.String(),
 			"faultsEnabled", cfg.FaultsEnabled, "faults", fmt.Sprintf("%+v", sc.Faults), "seedDemoData", cfg.SeedDemoData)
-		h, closeDB, err := build(ctx, sc, cfg, log)
+		h, relay, closeDB, err := build(ctx, sc, cfg, js, log)
 		if err != nil {
 			cancel()
 			wg.Wait()
 			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
+		relayDone := make(chan struct{})
+		go func() { defer close(relayDone); relay.Run(ctx) }()
 		wg.Go(func() {
+			defer func() { <-relayDone }()
 			defer closeDB()
 			if err := httpx.Serve(ctx, sc.Addr, h, log); err != nil {
 				mu.Lock()
@@ -184,10 +213,37 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
-// build opens a service's database and returns its handler and a function closing the
-// database and flushing its telemetry. Each service has its own telemetry (its own
-// /metrics), as it would in a process of its own.
-func build(ctx context.Context, sc ServiceConfig, cfg Config, log *slog.Logger) (http.Handler, func(), error) {
+// connectEvents connects to the NATS server the events go to, starting the embedded one
+// when none is configured. It returns the JetStream handle and a function closing the
+// connection and stopping the embedded server.
+func connectEvents(cfg EventsConfig, log *slog.Logger) (jetstream.JetStream, func(), error) {
+	url, stopEmbedded := cfg.NATSURL, func() {}
+	if cfg.Embedded() {
+		srv, err := natsx.StartEmbedded(cfg.EmbeddedHost, cfg.EmbeddedPort, cfg.EmbeddedStoreDir, log)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (set NATS_URL to use another NATS server, or NATS_PORT)", err)
+		}
+		url, stopEmbedded = srv.URL(), srv.Shutdown
+	}
+	nc, err := natsx.Connect(url, "ordersaga-services", log)
+	if err != nil {
+		stopEmbedded()
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		stopEmbedded()
+		return nil, nil, err
+	}
+	log.Info("events", "nats", natsx.Redact(url), "stream", outbox.Stream)
+	return js, func() { nc.Close(); stopEmbedded() }, nil
+}
+
+// build opens a service's database and returns its handler, the relay of its outbox,
+// and a function closing the database and flushing its telemetry. Each service has its
+// own telemetry (its own /metrics), as it would in a process of its own.
+func build(ctx context.Context, sc ServiceConfig, cfg Config, js jetstream.JetStream, log *slog.Logger) (http.Handler, *outbox.Relay, func(), error) {
 	var svc service
 	for _, s := range services {
 		if s.name == sc.Name {
@@ -198,16 +254,16 @@ func build(ctx context.Context, sc ServiceConfig, cfg Config, log *slog.Logger) 
 	if cfg.FaultsEnabled {
 		var err error
 		if inj, err = faults.New(svc.operations, sc.Faults); err != nil {
-			return nil, nil, fmt.Errorf("fault settings: %w", err)
+			return nil, nil, nil, fmt.Errorf("fault settings: %w", err)
 		}
 	}
 	tel, err := telemetry.New(ctx, sc.Name, cfg.Telemetry, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	db, err := database.Open(ctx, sc.Database, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	closeAll := func() {
 		_ = database.Close(db)
@@ -215,15 +271,19 @@ func build(ctx context.Context, sc ServiceConfig, cfg Config, log *slog.Logger) 
 	}
 	if err := tel.InstrumentGORM(db); err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	h, err := svc.build(ctx, db, inj, log, httpx.Options{Middleware: tel.Middleware(), Metrics: tel.Handler(), WriteTokens: cfg.Auth.Tokens})
 	if err == nil && cfg.SeedDemoData && svc.seed != nil {
 		err = svc.seed(ctx, db)
 	}
+	var relay *outbox.Relay
+	if err == nil {
+		relay, err = outbox.NewRelay(db, js, sc.Name, log, tel.Registry, outbox.RelayOptions{})
+	}
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return h, closeAll, nil
+	return h, relay, closeAll, nil
 }

@@ -15,7 +15,7 @@ import (
 func TestProductionSwitches(t *testing.T) {
 	get := func(t *testing.T, name string, cfg Config, path string) int {
 		t.Helper()
-		h, closeAll, err := build(context.Background(), ServiceConfig{Name: name, Database: dbtest.SQLite(t)}, cfg, slog.New(slog.DiscardHandler))
+		h, _, closeAll, err := build(context.Background(), ServiceConfig{Name: name, Database: dbtest.SQLite(t)}, cfg, nil, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}

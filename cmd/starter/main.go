@@ -10,6 +10,11 @@
 // once before the worker and the API, which refuse to start without the attributes. Run
 // `starter provision -h` for its flags.
 //
+// `starter events [--order ID] [--follow] [--json]` prints the services' domain events
+// from the stream ORDERSAGA, oldest first, as a consumer sees them: all of them, or one
+// order's, and with --follow new ones as they come. It reads NATS_URL
+// (nats://127.0.0.1:4223, the embedded NATS of `make run`).
+//
 // Settings come from the environment: the Temporal connection (TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...), TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL,
 // ORDER_URL and INVENTORY_URL (or their *_PORT; PAYMENT_URL and SHIPPING_URL are read and
@@ -58,6 +63,9 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if len(args) > 0 && args[0] == "provision" {
 		return provision(ctx, args[1:], getenv)
+	}
+	if len(args) > 0 && args[0] == "events" {
+		return events(ctx, args[1:], getenv, os.Stdout)
 	}
 	req, err := starter.ParseArgs(args, os.Stderr)
 	if err != nil {

@@ -273,3 +273,31 @@ func LocalStackEnv(getenv func(string) string, serviceTokens string) []string {
 	}
 	return kvs
 }
+
+// DefaultNATSPort is the embedded NATS server's port: one above NATS's standard 4222, so
+// that it runs beside a NATS already there.
+const DefaultNATSPort = 4223
+
+// Events says where the services' domain events go: to the NATS server NATS_URL, or,
+// without it, to the embedded one (with JetStream) that the process running the services
+// starts on NATS_PORT (4223).
+type Events struct {
+	NATSURL      string
+	EmbeddedPort int
+}
+
+// Embedded reports whether the events go to an embedded NATS server.
+func (e Events) Embedded() bool { return e.NATSURL == "" }
+
+// URL is the NATS server's address for clients: NATS_URL, or the embedded server's.
+func (e Events) URL() string {
+	if e.NATSURL != "" {
+		return e.NATSURL
+	}
+	return fmt.Sprintf("nats://127.0.0.1:%d", e.EmbeddedPort)
+}
+
+// ReadEvents reads NATS_URL and NATS_PORT.
+func ReadEvents(r *env.Reader) Events {
+	return Events{NATSURL: r.String("NATS_URL", ""), EmbeddedPort: r.Int("NATS_PORT", DefaultNATSPort)}
+}

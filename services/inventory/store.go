@@ -11,6 +11,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/database"
+	"github.com/ordersaga/ordersaga/internal/outbox"
 	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
@@ -69,11 +70,14 @@ type Store struct {
 	db *gorm.DB
 }
 
-// NewStore creates the tables when missing.
+// NewStore creates the tables, the outbox included, when missing.
 func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
-	err := database.Migrate(ctx, db, "inventory", func(tx *gorm.DB) error {
+	err := database.Migrate(ctx, db, service, func(tx *gorm.DB) error {
 		if err := tx.AutoMigrate(&productRow{}, &reservationRow{}); err != nil {
 			return fmt.Errorf("migrate inventory tables: %w", err)
+		}
+		if err := outbox.Migrate(tx); err != nil {
+			return fmt.Errorf("migrate inventory outbox: %w", err)
 		}
 		return nil
 	})
@@ -241,7 +245,8 @@ func (s *Store) productsFor(tx *gorm.DB, items []Item) (map[string]productRow, e
 }
 
 // Reserve holds stock for all of an order's items, or for none. It reports whether this
-// call made the reservation; repeating it with the same items returns the first result.
+// call made the reservation, which then writes StockReserved; repeating it with the same
+// items returns the first result and writes nothing.
 //
 // It returns ErrOutOfStock or ErrUnknownProduct (nothing changed), ErrConflict when the
 // order reserved other items, ErrCompensated when the order's reservation was already
@@ -285,7 +290,7 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []Item) (Rese
 			}
 		}
 		created = true
-		return nil
+		return addEvent(tx, EventStockReserved, orderID)
 	})
 	if err != nil {
 		return Reservation{}, false, fmt.Errorf("reserve for order %s: %w", orderID, err)
@@ -303,8 +308,9 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []Item) (Rese
 	return existing, false, nil
 }
 
-// Release returns an order's reserved stock, once. Releasing an order that never reserved
-// records a VOIDED tombstone. Releasing again returns the released (or voided) reservation.
+// Release returns an order's reserved stock, once, and writes StockReleased. Releasing an
+// order that never reserved records a VOIDED tombstone. Releasing again returns the
+// released (or voided) reservation. Neither writes an event.
 func (s *Store) Release(ctx context.Context, orderID string) (Reservation, error) {
 	var v validate.Validator
 	domain.ID(orderID).Check(&v, "orderId")
@@ -340,7 +346,7 @@ func (s *Store) Release(ctx context.Context, orderID string) (Reservation, error
 				return err
 			}
 		}
-		return nil
+		return addEvent(tx, EventStockReleased, orderID)
 	})
 	if err != nil {
 		return Reservation{}, fmt.Errorf("release for order %s: %w", orderID, err)
@@ -358,4 +364,14 @@ func (s *Store) Reservation(ctx context.Context, orderID string) (Reservation, e
 		return Reservation{}, fmt.Errorf("reservation for order: %w", err)
 	}
 	return row.toReservation(), nil
+}
+
+// addEvent writes the event eventType of an order's reservation into the outbox within
+// tx, with the reservation as tx reads it back: as GET /reservations/{orderId} will.
+func addEvent(tx *gorm.DB, eventType, orderID string) error {
+	row, err := database.Take[reservationRow](tx, "order_id", orderID, ErrNotFound)
+	if err != nil {
+		return err
+	}
+	return outbox.Add(tx, service, eventType, orderID, row.toReservation())
 }

@@ -15,9 +15,13 @@
 // late for that order is refused with ErrCompensated instead of leaving a PENDING order
 // that no workflow will ever finish.
 //
+// Each change is also a domain event (events.go), which the store writes into the
+// service's transactional outbox (internal/outbox) in the same transaction as the change.
+//
 // The package holds the domain types and errors (this file), the state machine as pure
-// decisions (decisions.go), the GORM store that locks, decides and writes (store.go), the
-// Gin handlers (http.go) and a typed HTTP client for the activities (client.go).
+// decisions (decisions.go), the GORM store that locks, decides and writes (store.go), its
+// events (events.go), the Gin handlers (http.go) and a typed HTTP client for the
+// activities (client.go).
 package order
 
 import (

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/database"
+	"github.com/ordersaga/ordersaga/internal/outbox"
 	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
@@ -110,18 +111,23 @@ type Store struct {
 	db *gorm.DB
 }
 
-// NewStore creates the orders table and its indexes when missing.
+// NewStore creates the orders table and its indexes, and the outbox, when missing.
 func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
-	err := database.Migrate(ctx, db, "order", func(tx *gorm.DB) error { return tx.AutoMigrate(&orderRow{}) })
+	err := database.Migrate(ctx, db, service, func(tx *gorm.DB) error {
+		if err := tx.AutoMigrate(&orderRow{}); err != nil {
+			return err
+		}
+		return outbox.Migrate(tx)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("migrate order tables: %w", err)
 	}
 	return &Store{db: db}, nil
 }
 
-// Create creates an order PENDING and reports whether this call created it. Repeating it
-// with the same body returns the first order (created false), whatever its status is now,
-// unless the order was cancelled or rejected.
+// Create creates an order PENDING and reports whether this call created it, which then
+// writes OrderCreated. Repeating it with the same body returns the first order (created
+// false), whatever its status is now, unless the order was cancelled or rejected.
 //
 // It returns ErrCompensated when the order was already cancelled or rejected (a
 // tombstone included), ErrConflict when the order ID exists with another body, or a
@@ -145,7 +151,7 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (Order, bool, err
 		}
 		if ins.RowsAffected == 1 {
 			created = true
-			return nil
+			return outbox.Add(tx, service, EventOrderCreated, req.OrderID, row.toOrder())
 		}
 		// An earlier call (or a compensation) decided; answer from the stored row.
 		existing, err := take(tx, req.OrderID)
@@ -161,8 +167,8 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (Order, bool, err
 	return row.toOrder(), created, nil
 }
 
-// Confirm marks an order COMPLETED, the point of no return. Confirming a COMPLETED order
-// again returns it unchanged.
+// Confirm marks an order COMPLETED, the point of no return, and writes OrderConfirmed.
+// Confirming a COMPLETED order again returns it unchanged and writes nothing.
 //
 // It returns ErrNotFound, ErrCompensated when the order was cancelled or rejected, or a
 // *validate.Error for an invalid order ID.
@@ -172,9 +178,15 @@ func (s *Store) Confirm(ctx context.Context, orderID string) (Order, error) {
 	}
 	var o Order
 	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		var err error
-		o, err = decide(tx, orderID, decideConfirm)
-		return err
+		var (
+			changed bool
+			err     error
+		)
+		o, changed, err = decide(tx, orderID, decideConfirm)
+		if err != nil || !changed {
+			return err
+		}
+		return outbox.Add(tx, service, EventOrderConfirmed, orderID, o)
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("confirm order %s: %w", orderID, err)
@@ -183,9 +195,10 @@ func (s *Store) Confirm(ctx context.Context, orderID string) (Order, error) {
 }
 
 // Cancel marks an order CANCELLED or REJECTED (req.Status) with the reason, failed step
-// and error type of req. Cancelling an order that does not exist records a tombstone with
-// that status, which refuses a later Create. Cancelling an order that is already
-// cancelled or rejected returns it unchanged: the first cancel wins.
+// and error type of req, and writes OrderCancelled or OrderRejected. Cancelling an order
+// that does not exist records a tombstone with that status, which refuses a later Create,
+// and writes no event. Cancelling an order that is already cancelled or rejected returns
+// it unchanged and writes nothing: the first cancel wins.
 //
 // It returns ErrCompleted when the order is COMPLETED (nothing changes), or a
 // *validate.Error.
@@ -204,9 +217,15 @@ func (s *Store) Cancel(ctx context.Context, orderID string, req CancelRequest) (
 			o = tomb.toOrder()
 			return ins.Error // the order never existed: the tombstone is the answer
 		}
-		var err error
-		o, err = decide(tx, orderID, func(o Order) (Order, bool, error) { return decideCancel(o, req) })
-		return err
+		var (
+			changed bool
+			err     error
+		)
+		o, changed, err = decide(tx, orderID, func(o Order) (Order, bool, error) { return decideCancel(o, req) })
+		if err != nil || !changed {
+			return err
+		}
+		return outbox.Add(tx, service, cancelEvent(o.Status), orderID, o)
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("cancel order %s: %w", orderID, err)
@@ -218,7 +237,8 @@ func (s *Store) Cancel(ctx context.Context, orderID string, req CancelRequest) (
 // a stale or repeated update changes nothing and returns the current order; a newer one
 // records the saga's view and moves a non-terminal order to the status, a final
 // CANCELLED or REJECTED included (an order whose compensation an operator resolved by
-// hand ends that way).
+// hand ends that way). It writes OrderCancelled or OrderRejected when it ends an order
+// that way, and no event otherwise: the statuses between are the saga's, not the order's.
 //
 // It returns ErrNotFound, or a *validate.Error for PENDING, a version below 1, or
 // a state that is not a JSON object.
@@ -231,12 +251,20 @@ func (s *Store) SetStatus(ctx context.Context, orderID string, u StatusUpdate) (
 	}
 	var o Order
 	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		var err error
-		o, err = decide(tx, orderID, func(o Order) (Order, bool, error) {
+		var (
+			before  Status
+			changed bool
+			err     error
+		)
+		o, changed, err = decide(tx, orderID, func(o Order) (Order, bool, error) {
+			before = o.Status
 			next, changed := applyStatus(o, u)
 			return next, changed, nil
 		})
-		return err
+		if err != nil || !changed || before == o.Status || (o.Status != Cancelled && o.Status != Rejected) {
+			return err
+		}
+		return outbox.Add(tx, service, cancelEvent(o.Status), orderID, o)
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("set status of order %s: %w", orderID, err)
@@ -245,21 +273,23 @@ func (s *Store) SetStatus(ctx context.Context, orderID string, u StatusUpdate) (
 }
 
 // decide locks an order's row, asks fn what becomes of the order, and writes that when it
-// changed. It returns the order as it is now, or fn's refusal (which rolls back).
-func decide(tx *gorm.DB, orderID string, fn func(Order) (Order, bool, error)) (Order, error) {
+// changed. It returns the order as it is now and whether this call changed it, or fn's
+// refusal (which rolls back).
+func decide(tx *gorm.DB, orderID string, fn func(Order) (Order, bool, error)) (Order, bool, error) {
 	row, err := database.Lock[orderRow](tx, "order_id", orderID, ErrNotFound)
 	if err != nil {
-		return Order{}, err
+		return Order{}, false, err
 	}
 	o, changed, err := fn(row.toOrder())
 	if err != nil || !changed {
-		return o, err
+		return o, false, err
 	}
-	o.UpdatedAt = tx.NowFunc()
-	return o, tx.Model(&orderRow{}).Where("order_id = ?", orderID).Updates(map[string]any{
+	o.UpdatedAt = tx.NowFunc().UTC()
+	err = tx.Model(&orderRow{}).Where("order_id = ?", orderID).Updates(map[string]any{
 		"status": string(o.Status), "reason": o.Reason, "failed_step": o.FailedStep, "error_type": o.ErrorType,
 		"version": o.Version, "state": string(o.State), "updated_at": o.UpdatedAt,
 	}).Error
+	return o, err == nil, err
 }
 
 // Get returns an order, or ErrNotFound.

@@ -16,10 +16,14 @@
 // restoring it, the saga's compensation, gives the coupon back once, or leaves a VOIDED
 // tombstone that refuses a redeem arriving late for that order.
 //
+// Each change of a payment or a redemption is also a domain event (events.go), which the
+// store writes into the service's transactional outbox (internal/outbox) in the same
+// transaction as the change.
+//
 // The package holds the domain types and errors (this file and coupons.go), the state
 // machines as pure decisions (decisions.go), the GORM store that locks, decides and writes
-// (store.go), the Gin handlers (http.go) and a typed HTTP client for the activities
-// (client.go).
+// (store.go), its events (events.go), the Gin handlers (http.go) and a typed HTTP client
+// for the activities (client.go).
 package payment
 
 import (

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/database"
+	"github.com/ordersaga/ordersaga/internal/outbox"
 	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
@@ -114,11 +115,14 @@ type Store struct {
 	redeemHook func()
 }
 
-// NewStore creates the tables when missing.
+// NewStore creates the tables, the outbox included, when missing.
 func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
-	err := database.Migrate(ctx, db, "payment", func(tx *gorm.DB) error {
+	err := database.Migrate(ctx, db, service, func(tx *gorm.DB) error {
 		if err := tx.AutoMigrate(&customerRow{}, &paymentRow{}, &couponRow{}, &redemptionRow{}); err != nil {
 			return fmt.Errorf("migrate payment tables: %w", err)
+		}
+		if err := outbox.Migrate(tx); err != nil {
+			return fmt.Errorf("migrate payment outbox: %w", err)
 		}
 		return nil
 	})
@@ -201,8 +205,9 @@ func (s *Store) UpsertCustomer(ctx context.Context, customerID string, u Custome
 }
 
 // Charge takes req.AmountCents from the customer's balance for the order req.OrderID, at
-// most once, and reports whether this call made the charge. Repeating the same request
-// returns the first payment (or the same decline) and changes nothing.
+// most once, and reports whether this call made the charge, which then writes
+// PaymentCharged. Repeating the same request returns the first payment (or the same
+// decline) and changes nothing. A decline or a failed attempt writes no event.
 //
 // It returns ErrPaymentDeclined or ErrInsufficientFunds (the payment is recorded DECLINED,
 // nothing taken), ErrUnknownCustomer (nothing written), ErrConflict when the order was
@@ -264,7 +269,10 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 			return err
 		}
 		p, charged, outcome = row.toPayment(), a.Status == Charged, a.Err
-		return nil
+		if !charged {
+			return nil // the decline or the failed attempt is recorded, and is no event
+		}
+		return outbox.Add(tx, service, EventPaymentCharged, req.OrderID, p)
 	})
 	if err != nil {
 		return Payment{}, false, fmt.Errorf("charge order %s: %w", req.OrderID, err)
@@ -282,6 +290,10 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 // answers success has left the payment REFUNDED, VOIDED or DECLINED, never CHARGED: it
 // waits for a charge attempt in flight and then undoes it. It returns only a
 // *validate.Error for an invalid order ID, or a database error.
+//
+// A refund of a charge writes PaymentRefunded; one that voids the payment of an order
+// never charged (the tombstone, or a PENDING payment) writes PaymentVoided; one that
+// leaves the payment as it was writes nothing.
 func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 	var v validate.Validator
 	domain.ID(orderID).Check(&v, "orderId")
@@ -305,6 +317,9 @@ func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 		}
 		next, credit := decideRefund(row.toPayment())
 		if next == Status(row.Status) {
+			if tomb.RowsAffected == 1 { // the tombstone just written: the order will never be charged
+				return outbox.Add(tx, service, EventPaymentVoided, orderID, row.toPayment())
+			}
 			return nil
 		}
 		fields := map[string]any{"status": string(next), "updated_at": now}
@@ -324,7 +339,10 @@ func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 				return fmt.Errorf("credit customer %s: no such customer", row.CustomerID)
 			}
 		}
-		return tx.Take(&row, "order_id = ?", orderID).Error
+		if err := tx.Take(&row, "order_id = ?", orderID).Error; err != nil {
+			return err
+		}
+		return outbox.Add(tx, service, refundEvent(next), orderID, row.toPayment())
 	})
 	if err != nil {
 		return Payment{}, fmt.Errorf("refund order %s: %w", orderID, err)
@@ -412,9 +430,10 @@ func (s *Store) UpsertCoupon(ctx context.Context, customerID, code string, u Cou
 }
 
 // RedeemCoupon redeems the customer's coupon req.Code for the order req.OrderID, at most
-// once, and reports whether this call redeemed it. The coupon becomes REDEEMED, held by
-// the order, and the redemption records the discount (see discountCents). Repeating the
-// same request returns the first redemption and changes nothing.
+// once, and reports whether this call redeemed it, which then writes CouponRedeemed. The
+// coupon becomes REDEEMED, held by the order, and the redemption records the discount
+// (see discountCents). Repeating the same request returns the first redemption and
+// changes nothing.
 //
 // It returns ErrCouponUnknown, ErrCouponNotApplicable, ErrCouponExpired or
 // ErrCouponAlreadyRedeemed (nothing written: a refused redeem leaves no trace, and the
@@ -480,8 +499,11 @@ func (s *Store) RedeemCoupon(ctx context.Context, req RedeemRequest) (Redemption
 		if err != nil {
 			return err
 		}
+		if err := tx.Take(&row, "order_id = ?", req.OrderID).Error; err != nil {
+			return err
+		}
 		created = true
-		return tx.Take(&row, "order_id = ?", req.OrderID).Error
+		return outbox.Add(tx, service, EventCouponRedeemed, req.OrderID, row.toRedemption())
 	})
 	if err != nil {
 		return Redemption{}, false, fmt.Errorf("redeem coupon for order %s: %w", req.OrderID, err)
@@ -512,10 +534,10 @@ func lockCoupon(tx *gorm.DB, customerID, code string) (owned *Coupon, elsewhere 
 }
 
 // RestoreCoupon gives back the coupon an order redeemed, once, and returns the
-// redemption, RESTORED. Restoring an order that never redeemed records a VOIDED tombstone,
-// so that a late redeem is refused with ErrCompensated. Restoring again returns the
-// redemption as it is. It returns only a *validate.Error for an invalid order ID, or a
-// database error.
+// redemption, RESTORED; that writes CouponRestored. Restoring an order that never redeemed
+// records a VOIDED tombstone, so that a late redeem is refused with ErrCompensated.
+// Restoring again returns the redemption as it is. Neither writes an event. It returns
+// only a *validate.Error for an invalid order ID, or a database error.
 func (s *Store) RestoreCoupon(ctx context.Context, orderID string) (Redemption, error) {
 	var v validate.Validator
 	domain.ID(orderID).Check(&v, "orderId")
@@ -552,7 +574,10 @@ func (s *Store) RestoreCoupon(ctx context.Context, orderID string) (Redemption, 
 		if err != nil {
 			return err
 		}
-		return tx.Take(&row, "order_id = ?", orderID).Error
+		if err := tx.Take(&row, "order_id = ?", orderID).Error; err != nil {
+			return err
+		}
+		return outbox.Add(tx, service, EventCouponRestored, orderID, row.toRedemption())
 	})
 	if err != nil {
 		return Redemption{}, fmt.Errorf("restore coupon of order %s: %w", orderID, err)

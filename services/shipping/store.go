@@ -10,6 +10,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/domain"
 	"github.com/ordersaga/ordersaga/internal/database"
+	"github.com/ordersaga/ordersaga/internal/outbox"
 	"github.com/ordersaga/ordersaga/internal/validate"
 )
 
@@ -56,18 +57,24 @@ type Store struct {
 	db *gorm.DB
 }
 
-// NewStore creates the shipments table when missing. The service has no seed data: the
-// served countries and carriers are part of the code.
+// NewStore creates the shipments table and the outbox when missing. The service has no
+// seed data: the served countries and carriers are part of the code.
 func NewStore(ctx context.Context, db *gorm.DB) (*Store, error) {
-	err := database.Migrate(ctx, db, "shipping", func(tx *gorm.DB) error { return tx.AutoMigrate(&shipmentRow{}) })
+	err := database.Migrate(ctx, db, service, func(tx *gorm.DB) error {
+		if err := tx.AutoMigrate(&shipmentRow{}); err != nil {
+			return err
+		}
+		return outbox.Migrate(tx)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("migrate shipping tables: %w", err)
 	}
 	return &Store{db: db}, nil
 }
 
-// Schedule schedules the shipment of an order, and reports whether this call scheduled it;
-// repeating it with the same address and items returns the first shipment.
+// Schedule schedules the shipment of an order, and reports whether this call scheduled it,
+// which then writes ShipmentScheduled; repeating it with the same address and items
+// returns the first shipment and writes nothing.
 //
 // It returns ErrShippingUnavailable when no carrier delivers to the address (nothing
 // written), ErrConflict when the order was scheduled to another address or with other
@@ -95,13 +102,21 @@ func (s *Store) Schedule(ctx context.Context, req ScheduleRequest) (Shipment, bo
 		Country:        a.Country,
 		Items:          req.Items,
 	}
-	// The primary key on order_id is the idempotency guard: only one insert wins, and a
-	// tombstone left by an earlier cancel makes the insert do nothing.
-	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return Shipment{}, false, fmt.Errorf("schedule shipping for order %s: %w", req.OrderID, database.Unavailable(res.Error))
+	var created bool
+	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
+		// The primary key on order_id is the idempotency guard: only one insert wins, and a
+		// tombstone left by an earlier cancel makes the insert do nothing.
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		created = true
+		return addEvent(tx, EventShipmentScheduled, req.OrderID)
+	})
+	if err != nil {
+		return Shipment{}, false, fmt.Errorf("schedule shipping for order %s: %w", req.OrderID, err)
 	}
-	if res.RowsAffected == 1 {
+	if created {
 		return row.toShipment(), true, nil
 	}
 	existing, err := s.Shipment(ctx, req.OrderID)
@@ -114,9 +129,10 @@ func (s *Store) Schedule(ctx context.Context, req ScheduleRequest) (Shipment, bo
 	return existing, false, nil
 }
 
-// Cancel cancels an order's shipment, once. Cancelling an order that was never scheduled
-// records a VOIDED tombstone. Cancelling again returns the cancelled (or voided) shipment
-// unchanged. It returns a *validate.Error for an invalid order ID.
+// Cancel cancels an order's shipment, once, and writes ShipmentCancelled. Cancelling an
+// order that was never scheduled records a VOIDED tombstone. Cancelling again returns the
+// cancelled (or voided) shipment unchanged. Neither writes an event. It returns a
+// *validate.Error for an invalid order ID.
 func (s *Store) Cancel(ctx context.Context, orderID string) (Shipment, error) {
 	var v validate.Validator
 	domain.ID(orderID).Check(&v, "orderId")
@@ -137,8 +153,12 @@ func (s *Store) Cancel(ctx context.Context, orderID string) (Shipment, error) {
 		if next == Status(row.Status) {
 			return nil
 		}
-		return tx.Model(&shipmentRow{}).Where("order_id = ?", orderID).
+		err = tx.Model(&shipmentRow{}).Where("order_id = ?", orderID).
 			Updates(map[string]any{"status": string(next), "updated_at": tx.NowFunc()}).Error
+		if err != nil {
+			return err
+		}
+		return addEvent(tx, EventShipmentCancelled, orderID)
 	})
 	if err != nil {
 		return Shipment{}, fmt.Errorf("cancel shipping for order %s: %w", orderID, err)
@@ -157,4 +177,14 @@ func (s *Store) Shipment(ctx context.Context, orderID string) (Shipment, error) 
 		return Shipment{}, fmt.Errorf("shipment for order: %w", err)
 	}
 	return row.toShipment(), nil
+}
+
+// addEvent writes the event eventType of an order's shipment into the outbox within tx,
+// with the shipment as tx reads it back: as GET /shipments/{orderId} will.
+func addEvent(tx *gorm.DB, eventType, orderID string) error {
+	row, err := database.Take[shipmentRow](tx, "order_id", orderID, ErrNotFound)
+	if err != nil {
+		return err
+	}
+	return outbox.Add(tx, service, eventType, orderID, row.toShipment())
 }
