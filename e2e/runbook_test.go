@@ -92,6 +92,7 @@ func (rb *runbook) run(t *testing.T, name, orderID, customerID string) string {
 		"API="+rb.s.apiURL, "TOKEN="+operatorToken, "SERVICE_TOKEN="+serviceToken,
 		"ORDER_URL="+rb.s.urls[config.Order], "INVENTORY_URL="+rb.s.urls[config.Inventory],
 		"PAYMENT_URL="+rb.s.urls[config.Payment], "SHIPPING_URL="+rb.s.urls[config.Shipping],
+		"NATS_URL="+rb.s.natsURL,
 	)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -210,6 +211,9 @@ func TestRunbook(t *testing.T) {
 			`"orderId":"`+v.OrderID+`"`, `"discountCents":300`)
 		mustContain(t, "history", rb.run(t, "history", v.OrderID, cust),
 			"userMetadata.summary: Redeem WELCOME10 for "+cust+" on $30.00", "userMetadata.summary: Charge $27.00 to "+cust)
+		mustContain(t, "events", rb.runUntil(t, "events", v.OrderID, cust, "OrderConfirmed"),
+			"OrderCreated", "StockReserved", "CouponRedeemed", "PaymentCharged", "ShipmentScheduled", "OrderConfirmed",
+			`"status":"CHARGED"`, `ordersaga_outbox_backlog{service="payment"}`, `ordersaga_outbox_relay_leader{service="shipping"} 1`)
 	})
 
 	t.Run("order data is sealed; a new payload key is made as the runbook says", func(t *testing.T) {

@@ -8,7 +8,8 @@
 // (8233), TEMPORAL_METRICS_PORT (8239), API_PORT, WORKER_PORT and the services' *_PORT, OPERATOR_TOKENS (a dev token is made up and
 // printed when unset), PAYLOAD_KEYS (unset: a dev key is made once and kept in
 // DATA_DIR/payload-keys), FAULTS_ENABLED and SEED_DEMO_DATA (true), SERVICE_TOKENS (unset: the services run in DEV_MODE, their writes
-// open), and everything the parts read themselves.
+// open), NATS_URL and NATS_PORT (the services' events: unset, the services process runs
+// an embedded NATS on 4223), and everything the parts read themselves.
 package main
 
 import (
