@@ -285,6 +285,7 @@ func TestPlaceARepeatedRequest(t *testing.T) {
 func TestPlaceAnIDThatThePastHolds(t *testing.T) {
 	ctx := context.Background()
 	old := stored("o-old", order.Completed, nil)
+	withCoupon := stored("o-old", order.Completed, &saga.OrderState{OrderID: "o-old", Status: saga.StatusCompleted, CouponCode: "WELCOME10"})
 	cases := []struct {
 		name    string
 		mod     func(*app.PlaceRequest)
@@ -297,6 +298,9 @@ func TestPlaceAnIDThatThePastHolds(t *testing.T) {
 		{"another body is ErrOrderExists", func(r *app.PlaceRequest) { r.Items[0].Quantity = 5 }, old, "", app.ErrOrderExists, false},
 		{"another address is ErrOrderExists", func(r *app.PlaceRequest) { r.ShippingAddress.City = "x" }, old, "", app.ErrOrderExists, false},
 		{"a tombstone refuses any request", func(*app.PlaceRequest) {}, order.Order{OrderID: "o-old", Status: order.Cancelled, Tombstone: true}, "", app.ErrOrderExists, false},
+		{"another coupon is ErrOrderExists", func(r *app.PlaceRequest) { r.CouponCode = "SAVE5" }, withCoupon, "", app.ErrOrderExists, false},
+		{"no coupon, when the old order had one, is ErrOrderExists", func(*app.PlaceRequest) {}, withCoupon, "", app.ErrOrderExists, false},
+		{"the same coupon is a replay", func(r *app.PlaceRequest) { r.CouponCode = "WELCOME10" }, withCoupon, "", nil, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -75,10 +75,14 @@ func (r PlaceRequest) hash() string {
 }
 
 // sameAs reports whether o, as the order service recorded it, was placed by a request
-// with r's content: the same customer, items, payment method and address.
+// with r's content: the same customer, items, payment method and address, and the same
+// coupon as far as the saga's view of the order (which names it) was recorded.
 func (r PlaceRequest) sameAs(o order.Order) bool {
 	if o.CustomerID != r.CustomerID || o.PaymentMethod != r.PaymentMethod ||
 		o.ShippingAddress != order.Address(r.ShippingAddress) || len(o.Items) != len(r.Items) {
+		return false
+	}
+	if st := stateOf(o); len(o.State) > 0 && st.OrderID == o.OrderID && st.CouponCode != r.CouponCode {
 		return false
 	}
 	for _, it := range r.Items {

@@ -66,6 +66,8 @@ func WorkflowID(orderID string) string { return "order-" + orderID }
 // (`make run`'s dev server does it; RUNBOOK.md has the command for a cluster). Clients set
 // all three when they start an order, and the workflow upserts OrderStatus on every change,
 // so operators can list orders with queries such as `OrderStatus = "NEEDS_ATTENTION"`.
+// OrderTotalCents is the order's price as placed: its subtotal, before a coupon's
+// discount, which is known only once RedeemCoupon ran.
 var (
 	SearchAttrOrderStatus     = temporal.NewSearchAttributeKeyKeyword("OrderStatus")
 	SearchAttrCustomerID      = temporal.NewSearchAttributeKeyKeyword("CustomerId")
