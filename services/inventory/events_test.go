@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"gorm.io/gorm"
@@ -16,6 +14,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
 	"github.com/ordersaga/ordersaga/internal/outbox"
+	"github.com/ordersaga/ordersaga/internal/outbox/outboxtest"
 	"github.com/ordersaga/ordersaga/internal/servicetest"
 	"github.com/ordersaga/ordersaga/services/inventory"
 )
@@ -29,32 +28,6 @@ func startWithOutbox(t *testing.T, cfg database.Config) (service, *gorm.DB) {
 		t.Fatal(err)
 	}
 	return service{url: url, client: inventory.NewClient(url, nil)}, db
-}
-
-// wantEvents fails t unless the outbox of db holds exactly events of the given types for
-// orderID, oldest first, each written by the inventory service for that order at the
-// current schema version. It returns the events.
-func wantEvents(t *testing.T, db *gorm.DB, orderID string, types ...string) []outbox.Event {
-	t.Helper()
-	events, err := outbox.Events(context.Background(), db, orderID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make([]string, len(events))
-	for i, e := range events {
-		got[i] = e.Type
-		if e.OrderID != orderID || e.Service != "inventory" || e.SchemaVersion != outbox.SchemaVersion || e.ID == "" || e.OccurredAt.IsZero() {
-			t.Errorf("event %s of %s = %+v; want order %s, service inventory, schema version %d, an ID and a time",
-				e.Type, orderID, e, orderID, outbox.SchemaVersion)
-		}
-	}
-	if types == nil {
-		types = []string{}
-	}
-	if !slices.Equal(got, types) {
-		t.Fatalf("events of %s = %v, want %v", orderID, got, types)
-	}
-	return events
 }
 
 // wantBody fails t unless the event's body is the reservation the GET answers now.
@@ -73,40 +46,6 @@ func (s service) wantBody(t *testing.T, e outbox.Event) {
 	}
 }
 
-// outboxSize counts the events of every order in the outbox of db, and fails t unless
-// each has its own ID.
-func outboxSize(t *testing.T, db *gorm.DB) int {
-	t.Helper()
-	events, err := outbox.Events(context.Background(), db, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, e := range events {
-		if seen[e.ID] {
-			t.Errorf("event ID %s appears twice", e.ID)
-		}
-		seen[e.ID] = true
-	}
-	return len(events)
-}
-
-// failOutboxWrites makes each write to the outbox of db fail, after its row was inserted,
-// while the returned switch is on, so that the transaction writing it rolls back.
-func failOutboxWrites(t *testing.T, db *gorm.DB) *atomic.Bool {
-	t.Helper()
-	var on atomic.Bool
-	err := db.Callback().Create().After("gorm:create").Register("test:fail_outbox", func(tx *gorm.DB) {
-		if on.Load() && tx.Statement.Table == "outbox" {
-			_ = tx.AddError(errors.New("test: the outbox write fails"))
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &on
-}
-
 func TestEvents(t *testing.T) {
 	ctx := context.Background()
 	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
@@ -117,26 +56,26 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.Reserve(ctx, "o-ev1", items); err != nil {
 				t.Fatal(err)
 			}
-			s.wantBody(t, wantEvents(t, db, "o-ev1", inventory.EventStockReserved)[0])
+			s.wantBody(t, outboxtest.Want(t, db, "inventory", "o-ev1", inventory.EventStockReserved)[0])
 			if _, err := s.client.Reserve(ctx, "o-ev1", items); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.client.Reserve(ctx, "o-ev1", items[:1]); !errors.Is(err, inventory.ErrConflict) {
 				t.Fatalf("reserve of other items: err = %v, want ErrConflict", err)
 			}
-			wantEvents(t, db, "o-ev1", inventory.EventStockReserved)
+			outboxtest.Want(t, db, "inventory", "o-ev1", inventory.EventStockReserved)
 
 			if _, err := s.client.Release(ctx, "o-ev1"); err != nil {
 				t.Fatal(err)
 			}
-			s.wantBody(t, wantEvents(t, db, "o-ev1", inventory.EventStockReserved, inventory.EventStockReleased)[1])
+			s.wantBody(t, outboxtest.Want(t, db, "inventory", "o-ev1", inventory.EventStockReserved, inventory.EventStockReleased)[1])
 			if _, err := s.client.Release(ctx, "o-ev1"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.client.Reserve(ctx, "o-ev1", items); !errors.Is(err, inventory.ErrCompensated) {
 				t.Fatalf("reserve after the release: err = %v, want ErrCompensated", err)
 			}
-			wantEvents(t, db, "o-ev1", inventory.EventStockReserved, inventory.EventStockReleased)
+			outboxtest.Want(t, db, "inventory", "o-ev1", inventory.EventStockReserved, inventory.EventStockReleased)
 		})
 		t.Run("a refused reserve writes nothing", func(t *testing.T) {
 			if _, err := s.client.Reserve(ctx, "o-ev2", []inventory.Item{{SKU: "SKU-MUG", Quantity: 1}, {SKU: "SKU-SOLDOUT", Quantity: 1}}); !errors.Is(err, inventory.ErrOutOfStock) {
@@ -145,7 +84,7 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.Reserve(ctx, "o-ev2", []inventory.Item{{SKU: "SKU-NOPE", Quantity: 1}}); !errors.Is(err, inventory.ErrUnknownProduct) {
 				t.Fatalf("err = %v, want ErrUnknownProduct", err)
 			}
-			wantEvents(t, db, "o-ev2")
+			outboxtest.Want(t, db, "inventory", "o-ev2")
 		})
 		t.Run("a release of an order never reserved leaves a tombstone and no event", func(t *testing.T) {
 			r, err := s.client.Release(ctx, "o-ev3")
@@ -158,13 +97,13 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.Reserve(ctx, "o-ev3", items); !errors.Is(err, inventory.ErrCompensated) {
 				t.Fatalf("late reserve: err = %v, want ErrCompensated", err)
 			}
-			wantEvents(t, db, "o-ev3")
+			outboxtest.Want(t, db, "inventory", "o-ev3")
 		})
 		t.Run("the catalogue's writes write no event", func(t *testing.T) {
-			before := outboxSize(t, db)
+			before := outboxtest.Count(t, db)
 			s.restock(t, "SKU-BOOK", 500)
 			s.restock(t, "SKU-NEW", 5)
-			if after := outboxSize(t, db); after != before {
+			if after := outboxtest.Count(t, db); after != before {
 				t.Errorf("the outbox went from %d to %d events", before, after)
 			}
 		})
@@ -191,9 +130,9 @@ func TestEventsOfConcurrentCalls(t *testing.T) {
 				switch {
 				case err == nil:
 					winners++
-					wantEvents(t, db, id, inventory.EventStockReserved)
+					outboxtest.Want(t, db, "inventory", id, inventory.EventStockReserved)
 				case errors.Is(err, inventory.ErrOutOfStock):
-					wantEvents(t, db, id)
+					outboxtest.Want(t, db, "inventory", id)
 				default:
 					t.Errorf("reserve %s: %v", id, err)
 				}
@@ -218,7 +157,7 @@ func TestEventsOfConcurrentCalls(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			wantEvents(t, db, "o-same", inventory.EventStockReserved, inventory.EventStockReleased)
+			outboxtest.Want(t, db, "inventory", "o-same", inventory.EventStockReserved, inventory.EventStockReleased)
 		})
 	})
 }
@@ -231,7 +170,7 @@ func TestNoEventWithoutItsChange(t *testing.T) {
 		if _, err := s.client.Reserve(ctx, "o-rb2", items); err != nil {
 			t.Fatal(err)
 		}
-		failing := failOutboxWrites(t, db)
+		failing := outboxtest.FailWrites(t, db)
 		failing.Store(true)
 
 		// The event's failure rolls the change back with it, and the event's row too.
@@ -250,13 +189,13 @@ func TestNoEventWithoutItsChange(t *testing.T) {
 		if p := s.product(t, "SKU-BOOK"); p.Available != 98 || p.Reserved != 2 {
 			t.Errorf("SKU-BOOK = %+v, want available 98 reserved 2: o-rb2's stock alone", p)
 		}
-		wantEvents(t, db, "o-rb1")
-		wantEvents(t, db, "o-rb2", inventory.EventStockReserved)
+		outboxtest.Want(t, db, "inventory", "o-rb1")
+		outboxtest.Want(t, db, "inventory", "o-rb2", inventory.EventStockReserved)
 
 		failing.Store(false)
 		if _, err := s.client.Release(ctx, "o-rb2"); err != nil {
 			t.Fatal(err)
 		}
-		wantEvents(t, db, "o-rb2", inventory.EventStockReserved, inventory.EventStockReleased)
+		outboxtest.Want(t, db, "inventory", "o-rb2", inventory.EventStockReserved, inventory.EventStockReleased)
 	})
 }

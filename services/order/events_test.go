@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"gorm.io/gorm"
@@ -15,6 +13,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
 	"github.com/ordersaga/ordersaga/internal/outbox"
+	"github.com/ordersaga/ordersaga/internal/outbox/outboxtest"
 	"github.com/ordersaga/ordersaga/internal/servicetest"
 	"github.com/ordersaga/ordersaga/services/order"
 )
@@ -25,32 +24,6 @@ func startWithOutbox(t *testing.T, cfg database.Config) (service, *gorm.DB) {
 	db := servicetest.Open(t, cfg)
 	url := servicetest.Serve(t, db, order.Operations, order.New)
 	return service{url: url, client: order.NewClient(url, nil)}, db
-}
-
-// wantEvents fails t unless the outbox of db holds exactly events of the given types for
-// orderID, oldest first, each written by the order service for that order at the current
-// schema version. It returns the events.
-func wantEvents(t *testing.T, db *gorm.DB, orderID string, types ...string) []outbox.Event {
-	t.Helper()
-	events, err := outbox.Events(context.Background(), db, orderID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make([]string, len(events))
-	for i, e := range events {
-		got[i] = e.Type
-		if e.OrderID != orderID || e.Service != "order" || e.SchemaVersion != outbox.SchemaVersion || e.ID == "" || e.OccurredAt.IsZero() {
-			t.Errorf("event %s of %s = %+v; want order %s, service order, schema version %d, an ID and a time",
-				e.Type, orderID, e, orderID, outbox.SchemaVersion)
-		}
-	}
-	if types == nil {
-		types = []string{}
-	}
-	if !slices.Equal(got, types) {
-		t.Fatalf("events of %s = %v, want %v", orderID, got, types)
-	}
-	return events
 }
 
 // wantBody fails t unless the event's body is the order the GET answers now.
@@ -65,38 +38,6 @@ func (s service) wantBody(t *testing.T, e outbox.Event) {
 	}
 }
 
-// wantUniqueIDs fails t unless every event in the outbox of db has its own ID.
-func wantUniqueIDs(t *testing.T, db *gorm.DB) {
-	t.Helper()
-	events, err := outbox.Events(context.Background(), db, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, e := range events {
-		if seen[e.ID] {
-			t.Errorf("event ID %s appears twice", e.ID)
-		}
-		seen[e.ID] = true
-	}
-}
-
-// failOutboxWrites makes each write to the outbox of db fail, after its row was inserted,
-// while the returned switch is on, so that the transaction writing it rolls back.
-func failOutboxWrites(t *testing.T, db *gorm.DB) *atomic.Bool {
-	t.Helper()
-	var on atomic.Bool
-	err := db.Callback().Create().After("gorm:create").Register("test:fail_outbox", func(tx *gorm.DB) {
-		if on.Load() && tx.Statement.Table == "outbox" {
-			_ = tx.AddError(errors.New("test: the outbox write fails"))
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &on
-}
-
 func TestEvents(t *testing.T) {
 	ctx := context.Background()
 	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
@@ -106,20 +47,20 @@ func TestEvents(t *testing.T) {
 
 		t.Run("create then confirm writes OrderCreated then OrderConfirmed, once each", func(t *testing.T) {
 			s.create(t, newOrder("o-ev1"))
-			s.wantBody(t, wantEvents(t, db, "o-ev1", order.EventOrderCreated)[0])
+			s.wantBody(t, outboxtest.Want(t, db, "order", "o-ev1", order.EventOrderCreated)[0])
 			s.create(t, newOrder("o-ev1"))
-			wantEvents(t, db, "o-ev1", order.EventOrderCreated)
+			outboxtest.Want(t, db, "order", "o-ev1", order.EventOrderCreated)
 
 			state := []byte(`{"steps":["ReserveInventory"]}`)
 			if _, err := s.client.SetStatus(ctx, "o-ev1", order.StatusUpdate{Status: order.Reserved, Version: 1, State: state}); err != nil {
 				t.Fatal(err)
 			}
-			wantEvents(t, db, "o-ev1", order.EventOrderCreated)
+			outboxtest.Want(t, db, "order", "o-ev1", order.EventOrderCreated)
 
 			if _, err := s.client.Confirm(ctx, "o-ev1"); err != nil {
 				t.Fatal(err)
 			}
-			events := wantEvents(t, db, "o-ev1", order.EventOrderCreated, order.EventOrderConfirmed)
+			events := outboxtest.Want(t, db, "order", "o-ev1", order.EventOrderCreated, order.EventOrderConfirmed)
 			s.wantBody(t, events[1])
 			if _, err := s.client.Confirm(ctx, "o-ev1"); err != nil {
 				t.Fatal(err)
@@ -127,7 +68,7 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.Cancel(ctx, "o-ev1", cancelled); !errors.Is(err, order.ErrCompleted) {
 				t.Fatalf("cancel of a completed order: err = %v, want ErrCompleted", err)
 			}
-			wantEvents(t, db, "o-ev1", order.EventOrderCreated, order.EventOrderConfirmed)
+			outboxtest.Want(t, db, "order", "o-ev1", order.EventOrderCreated, order.EventOrderConfirmed)
 		})
 		t.Run("a cancel writes OrderCancelled, a rejection OrderRejected, once", func(t *testing.T) {
 			for _, c := range []struct {
@@ -139,7 +80,7 @@ func TestEvents(t *testing.T) {
 				if _, err := s.client.Cancel(ctx, c.id, c.req); err != nil {
 					t.Fatal(err)
 				}
-				s.wantBody(t, wantEvents(t, db, c.id, order.EventOrderCreated, c.event)[1])
+				s.wantBody(t, outboxtest.Want(t, db, "order", c.id, order.EventOrderCreated, c.event)[1])
 				if _, err := s.client.Cancel(ctx, c.id, c.req); err != nil {
 					t.Fatal(err)
 				}
@@ -149,7 +90,7 @@ func TestEvents(t *testing.T) {
 				if _, err := s.client.Create(ctx, newOrder(c.id)); !errors.Is(err, order.ErrCompensated) {
 					t.Fatalf("create of %s: err = %v, want ErrCompensated", c.id, err)
 				}
-				wantEvents(t, db, c.id, order.EventOrderCreated, c.event)
+				outboxtest.Want(t, db, "order", c.id, order.EventOrderCreated, c.event)
 			}
 		})
 		t.Run("a conflicting create writes nothing", func(t *testing.T) {
@@ -159,7 +100,7 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.Create(ctx, other); !errors.Is(err, order.ErrConflict) {
 				t.Fatalf("err = %v, want ErrConflict", err)
 			}
-			wantEvents(t, db, "o-ev4", order.EventOrderCreated)
+			outboxtest.Want(t, db, "order", "o-ev4", order.EventOrderCreated)
 		})
 		t.Run("a cancel of an order never created leaves a tombstone and no event", func(t *testing.T) {
 			o, err := s.client.Cancel(ctx, "o-ev5", rejected)
@@ -169,23 +110,23 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.Create(ctx, newOrder("o-ev5")); !errors.Is(err, order.ErrCompensated) {
 				t.Fatalf("late create: err = %v, want ErrCompensated", err)
 			}
-			wantEvents(t, db, "o-ev5")
+			outboxtest.Want(t, db, "order", "o-ev5")
 		})
 		t.Run("SetStatus writes an event only when it ends the order", func(t *testing.T) {
 			s.create(t, newOrder("o-ev6"))
 			if _, err := s.client.SetStatus(ctx, "o-ev6", order.StatusUpdate{Status: order.Reserved, Version: 1}); err != nil {
 				t.Fatal(err)
 			}
-			wantEvents(t, db, "o-ev6", order.EventOrderCreated)
+			outboxtest.Want(t, db, "order", "o-ev6", order.EventOrderCreated)
 			// An operator resolved the order's compensation by hand: it ends REJECTED.
 			for range 2 {
 				if _, err := s.client.SetStatus(ctx, "o-ev6", order.StatusUpdate{Status: order.Rejected, Version: 2, Reason: "by hand"}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			wantEvents(t, db, "o-ev6", order.EventOrderCreated, order.EventOrderRejected)
+			outboxtest.Want(t, db, "order", "o-ev6", order.EventOrderCreated, order.EventOrderRejected)
 		})
-		wantUniqueIDs(t, db)
+		outboxtest.Count(t, db)
 	})
 }
 
@@ -208,7 +149,7 @@ func TestEventsOfConcurrentCalls(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		wantEvents(t, db, "o-cc", order.EventOrderCreated, order.EventOrderConfirmed)
+		outboxtest.Want(t, db, "order", "o-cc", order.EventOrderCreated, order.EventOrderConfirmed)
 	})
 }
 
@@ -217,7 +158,7 @@ func TestNoEventWithoutItsChange(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
 		s, db := startWithOutbox(t, cfg)
 		s.create(t, newOrder("o-rb2"))
-		failing := failOutboxWrites(t, db)
+		failing := outboxtest.FailWrites(t, db)
 		failing.Store(true)
 
 		// The event's failure rolls the change back with it, and the event's row too.
@@ -227,19 +168,19 @@ func TestNoEventWithoutItsChange(t *testing.T) {
 		if _, err := s.client.Get(ctx, "o-rb1"); !errors.Is(err, order.ErrNotFound) {
 			t.Errorf("get after the failed create: err = %v, want ErrNotFound", err)
 		}
-		wantEvents(t, db, "o-rb1")
+		outboxtest.Want(t, db, "order", "o-rb1")
 		if _, err := s.client.Confirm(ctx, "o-rb2"); err == nil {
 			t.Fatal("confirm succeeded while its event could not be written")
 		}
 		if o := s.get(t, "o-rb2"); o.Status != order.Pending {
 			t.Errorf("status after the failed confirm = %s, want PENDING", o.Status)
 		}
-		wantEvents(t, db, "o-rb2", order.EventOrderCreated)
+		outboxtest.Want(t, db, "order", "o-rb2", order.EventOrderCreated)
 
 		failing.Store(false)
 		if _, err := s.client.Confirm(ctx, "o-rb2"); err != nil {
 			t.Fatal(err)
 		}
-		wantEvents(t, db, "o-rb2", order.EventOrderCreated, order.EventOrderConfirmed)
+		outboxtest.Want(t, db, "order", "o-rb2", order.EventOrderCreated, order.EventOrderConfirmed)
 	})
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"gorm.io/gorm"
@@ -15,6 +13,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
 	"github.com/ordersaga/ordersaga/internal/outbox"
+	"github.com/ordersaga/ordersaga/internal/outbox/outboxtest"
 	"github.com/ordersaga/ordersaga/internal/servicetest"
 	"github.com/ordersaga/ordersaga/services/payment"
 )
@@ -28,32 +27,6 @@ func startWithOutbox(t *testing.T, cfg database.Config) (service, *gorm.DB) {
 		t.Fatal(err)
 	}
 	return service{url: url, client: payment.NewClient(url, nil)}, db
-}
-
-// wantEvents fails t unless the outbox of db holds exactly events of the given types for
-// orderID, oldest first, each written by the payment service for that order at the
-// current schema version. It returns the events.
-func wantEvents(t *testing.T, db *gorm.DB, orderID string, types ...string) []outbox.Event {
-	t.Helper()
-	events, err := outbox.Events(context.Background(), db, orderID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make([]string, len(events))
-	for i, e := range events {
-		got[i] = e.Type
-		if e.OrderID != orderID || e.Service != "payment" || e.SchemaVersion != outbox.SchemaVersion || e.ID == "" || e.OccurredAt.IsZero() {
-			t.Errorf("event %s of %s = %+v; want order %s, service payment, schema version %d, an ID and a time",
-				e.Type, orderID, e, orderID, outbox.SchemaVersion)
-		}
-	}
-	if types == nil {
-		types = []string{}
-	}
-	if !slices.Equal(got, types) {
-		t.Fatalf("events of %s = %v, want %v", orderID, got, types)
-	}
-	return events
 }
 
 // wantBody fails t unless the event's body, decoded as a T, is want: what a GET answers.
@@ -76,40 +49,6 @@ func (s service) redemption(t *testing.T, orderID string) payment.Redemption {
 		t.Fatalf("get redemption %s: %v", orderID, err)
 	}
 	return r
-}
-
-// outboxSize counts the events of every order in the outbox of db, and fails t unless
-// each has its own ID.
-func outboxSize(t *testing.T, db *gorm.DB) int {
-	t.Helper()
-	events, err := outbox.Events(context.Background(), db, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, e := range events {
-		if seen[e.ID] {
-			t.Errorf("event ID %s appears twice", e.ID)
-		}
-		seen[e.ID] = true
-	}
-	return len(events)
-}
-
-// failOutboxWrites makes each write to the outbox of db fail, after its row was inserted,
-// while the returned switch is on, so that the transaction writing it rolls back.
-func failOutboxWrites(t *testing.T, db *gorm.DB) *atomic.Bool {
-	t.Helper()
-	var on atomic.Bool
-	err := db.Callback().Create().After("gorm:create").Register("test:fail_outbox", func(tx *gorm.DB) {
-		if on.Load() && tx.Statement.Table == "outbox" {
-			_ = tx.AddError(errors.New("test: the outbox write fails"))
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &on
 }
 
 func TestEvents(t *testing.T) {
@@ -140,12 +79,12 @@ func TestEvents(t *testing.T) {
 					t.Fatalf("%s: %v", step.event, err)
 				}
 				want = append(want, step.event)
-				events := wantEvents(t, db, id, want...)
+				events := outboxtest.Want(t, db, "payment", id, want...)
 				step.body(events[len(events)-1])
 				if err := step.call(); err != nil { // a replay
 					t.Fatalf("%s again: %v", step.event, err)
 				}
-				wantEvents(t, db, id, want...)
+				outboxtest.Want(t, db, "payment", id, want...)
 			}
 			if _, err := s.client.Charge(ctx, chg); !errors.Is(err, payment.ErrCompensated) {
 				t.Fatalf("charge after the refund: err = %v, want ErrCompensated", err)
@@ -153,7 +92,7 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.RedeemCoupon(ctx, red); !errors.Is(err, payment.ErrCompensated) {
 				t.Fatalf("redeem after the restore: err = %v, want ErrCompensated", err)
 			}
-			wantEvents(t, db, id, want...)
+			outboxtest.Want(t, db, "payment", id, want...)
 		})
 		t.Run("a refused or declined call writes nothing", func(t *testing.T) {
 			const id = "o-ev2"
@@ -185,7 +124,7 @@ func TestEvents(t *testing.T) {
 				t.Fatalf("redeem of an expired coupon: err = %v, want ErrCouponExpired", err)
 			}
 			for _, id := range []string{id, "o-ev2b", "o-ev2c"} {
-				wantEvents(t, db, id)
+				outboxtest.Want(t, db, "payment", id)
 			}
 		})
 		t.Run("a refund of an order never charged writes PaymentVoided, once", func(t *testing.T) {
@@ -193,25 +132,25 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.Refund(ctx, id); err != nil {
 				t.Fatal(err)
 			}
-			wantBody(t, wantEvents(t, db, id, payment.EventPaymentVoided)[0], s.payment(t, id))
+			wantBody(t, outboxtest.Want(t, db, "payment", id, payment.EventPaymentVoided)[0], s.payment(t, id))
 			if _, err := s.client.Refund(ctx, id); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.client.Charge(ctx, charge(id, "cust-1", 1000, payment.MethodVisa)); !errors.Is(err, payment.ErrCompensated) {
 				t.Fatalf("late charge: err = %v, want ErrCompensated", err)
 			}
-			wantEvents(t, db, id, payment.EventPaymentVoided)
+			outboxtest.Want(t, db, "payment", id, payment.EventPaymentVoided)
 		})
 		t.Run("a refund of a charge still pending writes PaymentVoided, and no attempt an event", func(t *testing.T) {
 			const id = "o-ev4"
 			if _, err := s.client.Charge(ctx, charge(id, "cust-1", 1000, payment.MethodFlaky)); !isServiceUnavailable(err) {
 				t.Fatalf("first flaky attempt: err = %v, want a 503", err)
 			}
-			wantEvents(t, db, id)
+			outboxtest.Want(t, db, "payment", id)
 			if p, err := s.client.Refund(ctx, id); err != nil || p.Status != payment.Voided {
 				t.Fatalf("refund = %+v, %v; want VOIDED", p, err)
 			}
-			wantBody(t, wantEvents(t, db, id, payment.EventPaymentVoided)[0], s.payment(t, id))
+			wantBody(t, outboxtest.Want(t, db, "payment", id, payment.EventPaymentVoided)[0], s.payment(t, id))
 		})
 		t.Run("a restore of an order that never redeemed leaves a tombstone and no event", func(t *testing.T) {
 			const id = "o-ev5"
@@ -221,14 +160,14 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.RedeemCoupon(ctx, redeem(id, "cust-1", "SAVE5", 3000)); !errors.Is(err, payment.ErrCompensated) {
 				t.Fatalf("late redeem: err = %v, want ErrCompensated", err)
 			}
-			wantEvents(t, db, id)
+			outboxtest.Want(t, db, "payment", id)
 		})
 		t.Run("customers' and coupons' writes write no event", func(t *testing.T) {
-			before := outboxSize(t, db)
+			before := outboxtest.Count(t, db)
 			s.setBalance(t, "cust-1", 5000)
 			s.setBalance(t, "cust-new", 100)
 			s.giveCoupon(t, "cust-new", "HELLO", payment.CouponUpdate{Kind: payment.CouponFixed, Value: 50})
-			if after := outboxSize(t, db); after != before {
+			if after := outboxtest.Count(t, db); after != before {
 				t.Errorf("the outbox went from %d to %d events", before, after)
 			}
 		})
@@ -257,7 +196,7 @@ func TestEventsOfConcurrentCalls(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		wantEvents(t, db, id, payment.EventCouponRedeemed, payment.EventPaymentCharged,
+		outboxtest.Want(t, db, "payment", id, payment.EventCouponRedeemed, payment.EventPaymentCharged,
 			payment.EventPaymentRefunded, payment.EventCouponRestored)
 	})
 }
@@ -266,7 +205,7 @@ func TestNoEventWithoutItsChange(t *testing.T) {
 	ctx := context.Background()
 	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
 		s, db := startWithOutbox(t, cfg)
-		failing := failOutboxWrites(t, db)
+		failing := outboxtest.FailWrites(t, db)
 		failing.Store(true)
 
 		// The event's failure rolls the change back with it, and the event's row too.
@@ -290,13 +229,13 @@ func TestNoEventWithoutItsChange(t *testing.T) {
 		}
 		s.wantAvailable(t, "cust-1", "WELCOME10")
 		for _, id := range []string{"o-rb1", "o-rb2", "o-rb3"} {
-			wantEvents(t, db, id)
+			outboxtest.Want(t, db, "payment", id)
 		}
 
 		failing.Store(false)
 		if _, err := s.client.Charge(ctx, charge("o-rb1", "cust-1", 1000, payment.MethodVisa)); err != nil {
 			t.Fatal(err)
 		}
-		wantEvents(t, db, "o-rb1", payment.EventPaymentCharged)
+		outboxtest.Want(t, db, "payment", "o-rb1", payment.EventPaymentCharged)
 	})
 }

@@ -5,44 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
-
-	"gorm.io/gorm"
 
 	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/database/dbtest"
 	"github.com/ordersaga/ordersaga/internal/outbox"
+	"github.com/ordersaga/ordersaga/internal/outbox/outboxtest"
 	"github.com/ordersaga/ordersaga/services/shipping"
 )
-
-// wantEvents fails t unless the outbox holds exactly events of the given types for
-// orderID, oldest first, each written by the shipping service for that order at the
-// current schema version. It returns the events.
-func (s service) wantEvents(t *testing.T, orderID string, types ...string) []outbox.Event {
-	t.Helper()
-	events, err := outbox.Events(context.Background(), s.db, orderID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make([]string, len(events))
-	for i, e := range events {
-		got[i] = e.Type
-		if e.OrderID != orderID || e.Service != "shipping" || e.SchemaVersion != outbox.SchemaVersion || e.ID == "" || e.OccurredAt.IsZero() {
-			t.Errorf("event %s of %s = %+v; want order %s, service shipping, schema version %d, an ID and a time",
-				e.Type, orderID, e, orderID, outbox.SchemaVersion)
-		}
-	}
-	if types == nil {
-		types = []string{}
-	}
-	if !slices.Equal(got, types) {
-		t.Fatalf("events of %s = %v, want %v", orderID, got, types)
-	}
-	return events
-}
 
 // wantBody fails t unless the event's body is the shipment the GET answers now.
 func (s service) wantBody(t *testing.T, e outbox.Event) {
@@ -56,38 +27,6 @@ func (s service) wantBody(t *testing.T, e outbox.Event) {
 	}
 }
 
-// wantUniqueIDs fails t unless every event in the outbox has its own ID.
-func (s service) wantUniqueIDs(t *testing.T) {
-	t.Helper()
-	events, err := outbox.Events(context.Background(), s.db, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, e := range events {
-		if seen[e.ID] {
-			t.Errorf("event ID %s appears twice", e.ID)
-		}
-		seen[e.ID] = true
-	}
-}
-
-// failOutboxWrites makes each write to the outbox of db fail, after its row was inserted,
-// while the returned switch is on, so that the transaction writing it rolls back.
-func failOutboxWrites(t *testing.T, db *gorm.DB) *atomic.Bool {
-	t.Helper()
-	var on atomic.Bool
-	err := db.Callback().Create().After("gorm:create").Register("test:fail_outbox", func(tx *gorm.DB) {
-		if on.Load() && tx.Statement.Table == "outbox" {
-			_ = tx.AddError(errors.New("test: the outbox write fails"))
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &on
-}
-
 func TestEvents(t *testing.T) {
 	ctx := context.Background()
 	dbtest.Each(t, func(t *testing.T, cfg database.Config) {
@@ -98,26 +37,26 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.Schedule(ctx, req); err != nil {
 				t.Fatal(err)
 			}
-			s.wantBody(t, s.wantEvents(t, "o-ev1", shipping.EventShipmentScheduled)[0])
+			s.wantBody(t, outboxtest.Want(t, s.db, "shipping", "o-ev1", shipping.EventShipmentScheduled)[0])
 			if _, err := s.client.Schedule(ctx, req); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.client.Schedule(ctx, request("o-ev1", "CA", "12345")); !errors.Is(err, shipping.ErrConflict) {
 				t.Fatalf("schedule to another address: err = %v, want ErrConflict", err)
 			}
-			s.wantEvents(t, "o-ev1", shipping.EventShipmentScheduled)
+			outboxtest.Want(t, s.db, "shipping", "o-ev1", shipping.EventShipmentScheduled)
 
 			if _, err := s.client.Cancel(ctx, "o-ev1"); err != nil {
 				t.Fatal(err)
 			}
-			s.wantBody(t, s.wantEvents(t, "o-ev1", shipping.EventShipmentScheduled, shipping.EventShipmentCancelled)[1])
+			s.wantBody(t, outboxtest.Want(t, s.db, "shipping", "o-ev1", shipping.EventShipmentScheduled, shipping.EventShipmentCancelled)[1])
 			if _, err := s.client.Cancel(ctx, "o-ev1"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.client.Schedule(ctx, req); !errors.Is(err, shipping.ErrCompensated) {
 				t.Fatalf("schedule after the cancel: err = %v, want ErrCompensated", err)
 			}
-			s.wantEvents(t, "o-ev1", shipping.EventShipmentScheduled, shipping.EventShipmentCancelled)
+			outboxtest.Want(t, s.db, "shipping", "o-ev1", shipping.EventShipmentScheduled, shipping.EventShipmentCancelled)
 		})
 		t.Run("a schedule to an unserved address writes nothing", func(t *testing.T) {
 			for _, req := range []shipping.ScheduleRequest{request("o-ev2", "BR", "12345"), request("o-ev2", "US", shipping.UnservedPostalCode)} {
@@ -125,7 +64,7 @@ func TestEvents(t *testing.T) {
 					t.Fatalf("schedule to %+v: err = %v, want ErrShippingUnavailable", req.Address, err)
 				}
 			}
-			s.wantEvents(t, "o-ev2")
+			outboxtest.Want(t, s.db, "shipping", "o-ev2")
 		})
 		t.Run("a cancel of an order never scheduled leaves a tombstone and no event", func(t *testing.T) {
 			if sh, err := s.client.Cancel(ctx, "o-ev3"); err != nil || sh.Status != shipping.Voided {
@@ -137,9 +76,9 @@ func TestEvents(t *testing.T) {
 			if _, err := s.client.Schedule(ctx, request("o-ev3", "US", "12345")); !errors.Is(err, shipping.ErrCompensated) {
 				t.Fatalf("late schedule: err = %v, want ErrCompensated", err)
 			}
-			s.wantEvents(t, "o-ev3")
+			outboxtest.Want(t, s.db, "shipping", "o-ev3")
 		})
-		s.wantUniqueIDs(t)
+		outboxtest.Count(t, s.db)
 	})
 }
 
@@ -162,7 +101,7 @@ func TestEventsOfConcurrentCalls(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		s.wantEvents(t, "o-cc", shipping.EventShipmentScheduled, shipping.EventShipmentCancelled)
+		outboxtest.Want(t, s.db, "shipping", "o-cc", shipping.EventShipmentScheduled, shipping.EventShipmentCancelled)
 	})
 }
 
@@ -173,7 +112,7 @@ func TestNoEventWithoutItsChange(t *testing.T) {
 		if _, err := s.client.Schedule(ctx, request("o-rb2", "US", "12345")); err != nil {
 			t.Fatal(err)
 		}
-		failing := failOutboxWrites(t, s.db)
+		failing := outboxtest.FailWrites(t, s.db)
 		failing.Store(true)
 
 		// The event's failure rolls the change back with it, and the event's row too.
@@ -189,13 +128,13 @@ func TestNoEventWithoutItsChange(t *testing.T) {
 		if sh := s.shipment(t, "o-rb2"); sh.Status != shipping.Scheduled {
 			t.Errorf("shipment after the failed cancel = %+v, want SCHEDULED", sh)
 		}
-		s.wantEvents(t, "o-rb1")
-		s.wantEvents(t, "o-rb2", shipping.EventShipmentScheduled)
+		outboxtest.Want(t, s.db, "shipping", "o-rb1")
+		outboxtest.Want(t, s.db, "shipping", "o-rb2", shipping.EventShipmentScheduled)
 
 		failing.Store(false)
 		if _, err := s.client.Schedule(ctx, request("o-rb1", "US", "12345")); err != nil {
 			t.Fatal(err)
 		}
-		s.wantEvents(t, "o-rb1", shipping.EventShipmentScheduled)
+		outboxtest.Want(t, s.db, "shipping", "o-rb1", shipping.EventShipmentScheduled)
 	})
 }
