@@ -5,6 +5,9 @@
 //
 // It reads only what a client can: the public API (each order's status) and the
 // services' read endpoints. The load generator and the end-to-end tests share it.
+//
+// CheckEvents checks the services' event stream against the same records: what a
+// consumer of the stream learns of each order is exactly what happened to it.
 package books
 
 import (

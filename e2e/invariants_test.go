@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/ordersaga/ordersaga/books"
@@ -73,6 +75,13 @@ func (s *stack) invariantViolations(ctx context.Context) ([]string, error) {
 	}
 	bad := report.Problems
 	badf := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
+	if s.natsURL != "" {
+		problems, err := s.eventProblems(ctx, ids)
+		if err != nil {
+			return bad, err
+		}
+		bad = append(bad, problems...)
+	}
 	for _, id := range report.NeedsAttention {
 		badf("order %s was left NEEDS_ATTENTION", id)
 	}
@@ -95,4 +104,20 @@ func (s *stack) invariantViolations(ctx context.Context) ([]string, error) {
 	}
 	fmt.Fprintf(os.Stderr, "e2e: checked %d orders, %d products, %d customers on the %s stack\n", report.Orders, len(open.Stock), len(open.Balances), s.name)
 	return bad, nil
+}
+
+// eventProblems checks the event stream against the services' records of the orders (see
+// books.CheckEvents).
+func (s *stack) eventProblems(ctx context.Context, orderIDs []string) ([]string, error) {
+	nc, err := nats.Connect(s.natsURL, nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", s.natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	read := func(ctx context.Context) (books.Events, error) { return books.ReadStream(ctx, js) }
+	return books.CheckEvents(ctx, s.books(), s.orders, orderIDs, read, 2*time.Minute)
 }

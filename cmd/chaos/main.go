@@ -5,11 +5,13 @@
 // with the load generator; and meanwhile, on a schedule it prints first, SIGKILLs workers,
 // takes services down and slows one, stops PostgreSQL in immediate mode and kills the
 // Temporal server. When the faults are over, it retries the compensations of any order
-// left waiting for an operator, waits for every order to settle, and checks the books.
+// left waiting for an operator, waits for every order to settle, and checks the books,
+// and the services' event stream against them.
 //
 // It exits 0 only when every order was placed and settled, no answer was unexpected (a
 // 503 with Retry-After is expected during a fault, and retried), no workflow is left
-// running, and the books are right. -markdown writes the figures for RELIABILITY.md.
+// running, the books are right, and the stream tells each order's records exactly (no
+// event lost or delivered twice). -markdown writes the figures for RELIABILITY.md.
 //
 //	chaos -orders 200            # the short run CI makes (about two minutes)
 //	chaos -orders 2000 -rate 7   # the full run of RELIABILITY.md
@@ -34,11 +36,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/ordersaga/ordersaga/api"
 	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/books"
+	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/loadgen"
@@ -164,16 +169,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return fmt.Errorf("the schedule (logs in %s): %w", dir, scheduleErr)
 	}
 
-	check, err := books.Check(ctx, books.Services{API: api.NewClient(s.apiURL, nil), Inventory: inv, Payments: pay,
-		Shipping: shipping.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports["shipping"]), hc)}, rep.OrderIDs(), open)
+	src := books.Services{API: api.NewClient(s.apiURL, nil), Inventory: inv, Payments: pay,
+		Shipping: shipping.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports["shipping"]), hc)}
+	check, err := books.Check(ctx, src, rep.OrderIDs(), open)
 	if err != nil {
 		return fmt.Errorf("check the books: %w", err)
+	}
+	events, err := checkEvents(ctx, s, src, rep.OrderIDs())
+	if err != nil {
+		return fmt.Errorf("check the events: %w", err)
 	}
 	running, err := s.tc.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "ExecutionStatus = 'Running'"})
 	if err != nil {
 		return err
 	}
-	res := result{report: rep, books: check, faults: faults, running: running.GetCount(), retried: int(retried.Load()),
+	res := result{report: rep, books: check, events: events, faults: faults, running: running.GetCount(), retried: int(retried.Load()),
 		machine: fmt.Sprintf("%s, %d cores", hostname, numCPU()), started: start}
 	res.write(out)
 	if *mdPath != "" {
@@ -239,4 +249,23 @@ func progress(out io.Writer, st *loadgen.Stats, total int, start time.Time, done
 				atomic.LoadInt64(&st.Unavailable), atomic.LoadInt64(&st.Unexpected))
 		}
 	}
+}
+
+// checkEvents reads the services' event stream from the stack's embedded NATS and checks
+// it against their records of the orders (books.CheckEvents), waiting for the relays to
+// catch up after the faults.
+func checkEvents(ctx context.Context, s *stack, src books.Services, orderIDs []string) ([]string, error) {
+	url := "nats://127.0.0.1:" + strconv.Itoa(s.ports["nats"])
+	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", url, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	orders := order.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports[config.Order]), httpx.NewServiceHTTPClient(s.svcToken))
+	read := func(ctx context.Context) (books.Events, error) { return books.ReadStream(ctx, js) }
+	return books.CheckEvents(ctx, src, orders, orderIDs, read, 2*time.Minute)
 }

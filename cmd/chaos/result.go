@@ -15,8 +15,10 @@ import (
 
 // result is what a run measured.
 type result struct {
-	report  *loadgen.Report
-	books   books.Report
+	report *loadgen.Report
+	books  books.Report
+	// events lists where the event stream disagrees with the services' records.
+	events  []string
 	faults  []*fault
 	running int64
 	retried int
@@ -82,6 +84,9 @@ func (r result) verdict() error {
 	if !r.books.OK() {
 		errs = append(errs, fmt.Errorf("the books disagree (%d problems)", len(r.books.Problems)))
 	}
+	if len(r.events) > 0 {
+		errs = append(errs, fmt.Errorf("the event stream disagrees with the books (%d problems)", len(r.events)))
+	}
 	return errors.Join(errs...)
 }
 
@@ -98,6 +103,11 @@ func (r result) write(w io.Writer) {
 		fmt.Fprintf(w, "chaos: the books are right: %d orders, nothing lost, charged twice or leaked\n", r.books.Orders)
 	} else {
 		fmt.Fprintf(w, "chaos: the books disagree:\n  %s\n", strings.Join(r.books.Problems, "\n  "))
+	}
+	if len(r.events) == 0 {
+		fmt.Fprintln(w, "chaos: the event stream tells each order's records exactly: nothing lost, nothing twice")
+	} else {
+		fmt.Fprintf(w, "chaos: the event stream disagrees:\n  %s\n", strings.Join(r.events, "\n  "))
 	}
 }
 
@@ -131,7 +141,8 @@ func (r result) markdown() string {
 	fmt.Fprintf(&b, "| orders lost (placed, never settled) | %d |\n", rep.Placed-rep.Settled+r.problems("lost or stuck"))
 	fmt.Fprintf(&b, "| double charges, wrong amounts | %d |\n", r.problems("customer ", "payment is CHARGED", "its payment is"))
 	fmt.Fprintf(&b, "| stock leaks | %d |\n", r.problems("reserved", "still holds", "opening stock"))
-	fmt.Fprintf(&b, "| books check | %s |\n\n", map[bool]string{true: "right", false: "wrong: " + strings.Join(r.books.Problems, "; ")}[r.books.OK()])
+	fmt.Fprintf(&b, "| books check | %s |\n", map[bool]string{true: "right", false: "wrong: " + strings.Join(r.books.Problems, "; ")}[r.books.OK()])
+	fmt.Fprintf(&b, "| events check (the stream against the records) | %s |\n\n", map[bool]string{true: "right", false: "wrong: " + strings.Join(r.events, "; ")}[len(r.events) == 0])
 	fmt.Fprintf(&b, "| at | fault | recovered in (first order placed after it to COMPLETE) | 503 answers during it |\n|---:|---|---|---:|\n")
 	for _, f := range r.faults {
 		rec, n := r.recovery(f)

@@ -53,7 +53,7 @@ func freePort() (int, error) {
 func startStack(ctx context.Context, bin, pgBin, dir string, log *slog.Logger) (*stack, error) {
 	s := &stack{bin: bin, dir: dir, ports: map[string]int{}, token: "chaos-operator", svcToken: "chaos-service"}
 	taken := map[int]bool{}
-	for _, name := range []string{"postgres", "temporal", "api", "worker-0", "worker-1", config.Order, config.Inventory, config.Payment, config.Shipping} {
+	for _, name := range []string{"postgres", "temporal", "api", "worker-0", "worker-1", "nats", config.Order, config.Inventory, config.Payment, config.Shipping} {
 		p, err := freePort()
 		for err == nil && taken[p] { // the kernel may offer a port twice: never give it twice
 			p, err = freePort()
@@ -86,6 +86,8 @@ func startStack(ctx context.Context, bin, pgBin, dir string, log *slog.Logger) (
 		"FAULTS_ENABLED=true", "SEED_DEMO_DATA=true",
 		"API_PORT=" + strconv.Itoa(s.ports["api"]),
 		"LOG_LEVEL=warn",
+		// The services process runs the embedded NATS its events go to, its store here.
+		"NATS_PORT=" + strconv.Itoa(s.ports["nats"]), "DATA_DIR=" + dir,
 	}
 	for _, name := range config.ServiceNames {
 		s.env = append(s.env, config.EnvName(name, "PORT")+"="+strconv.Itoa(s.ports[name]))
