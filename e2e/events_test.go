@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ordersaga/ordersaga/app"
+	"github.com/ordersaga/ordersaga/books"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/natsx"
 	"github.com/ordersaga/ordersaga/internal/outbox"
@@ -80,10 +81,10 @@ func eventsPerOutcome(t *testing.T, s *stack) {
 	got := s.awaitEvents(t, ids, time.Minute)
 	for _, id := range ids {
 		v := s.get(t, id)
-		checkOrderEvents(t, v, got.byOrder[id])
+		checkOrderEvents(t, v, got.ByOrder[id])
 	}
-	if len(got.duplicates) > 0 {
-		t.Errorf("events delivered twice: %v", got.duplicates)
+	if len(got.Repeated) > 0 {
+		t.Errorf("events delivered twice: %v", got.Repeated)
 	}
 
 	// The consumer command prints one order's events, in stream order.
@@ -99,7 +100,7 @@ func eventsPerOutcome(t *testing.T, s *stack) {
 			printed = append(printed, f[1]+"."+f[2])
 		}
 	}
-	if want := streamTypes(got.byOrder[ids[1]]); !slices.Equal(printed, want) {
+	if want := streamTypes(got.ByOrder[ids[1]]); !slices.Equal(printed, want) {
 		t.Errorf("starter events --order %s printed %v, want %v:\n%s", ids[1], printed, want, out)
 	}
 }
@@ -195,47 +196,38 @@ func streamTypes(events []outbox.Event) []string {
 	return out
 }
 
-// streamRead is what a consumer read from the stream.
-type streamRead struct {
-	byOrder    map[string][]outbox.Event // in stream order
-	duplicates []string                  // event IDs seen more than once
-	total      int
+// readStream reads the whole stream at url, as a consumer would.
+func readStream(t *testing.T, url string) books.Events {
+	t.Helper()
+	js, closeNATS := connectJetStream(t, url)
+	defer closeNATS()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := books.ReadStream(ctx, js)
+	if err != nil {
+		t.Fatalf("read the stream at %s: %v", url, err)
+	}
+	return e
 }
 
-// readStream reads the whole stream at url.
-func readStream(t *testing.T, url string) streamRead {
+// connectJetStream connects to the NATS server at url.
+func connectJetStream(t testing.TB, url string) (jetstream.JetStream, func()) {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
 	if err != nil {
 		t.Fatalf("connect to %s: %v", url, err)
 	}
-	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
+		nc.Close()
 		t.Fatal(err)
 	}
-	r := streamRead{byOrder: map[string][]outbox.Event{}}
-	seen := map[string]bool{}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err = outbox.Consume(ctx, js, false, func(ev outbox.Event) error {
-		if seen[ev.ID] {
-			r.duplicates = append(r.duplicates, ev.ID)
-		}
-		seen[ev.ID] = true
-		r.byOrder[ev.OrderID] = append(r.byOrder[ev.OrderID], ev)
-		r.total++
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("read the stream at %s: %v", url, err)
-	}
-	return r
+	return js, nc.Close
 }
 
 // awaitEvents waits until every service's outbox is drained (its backlog metric is 0)
 // and each of the orders has an event that ends it, then reads the stream.
-func (s *stack) awaitEvents(t *testing.T, orderIDs []string, limit time.Duration) streamRead {
+func (s *stack) awaitEvents(t *testing.T, orderIDs []string, limit time.Duration) books.Events {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -244,7 +236,7 @@ func (s *stack) awaitEvents(t *testing.T, orderIDs []string, limit time.Duration
 			r := readStream(t, s.natsURL)
 			missing := ""
 			for _, id := range orderIDs {
-				ended := slices.ContainsFunc(r.byOrder[id], func(e outbox.Event) bool { return e.Service == "order" && e.Type != "OrderCreated" })
+				ended := slices.ContainsFunc(r.ByOrder[id], func(e outbox.Event) bool { return e.Service == "order" && e.Type != "OrderCreated" })
 				if !ended {
 					missing = id
 					break
@@ -254,7 +246,7 @@ func (s *stack) awaitEvents(t *testing.T, orderIDs []string, limit time.Duration
 				return r
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("order %s has no final event in the stream after %s: %v", missing, limit, streamTypes(r.byOrder[missing]))
+				t.Fatalf("order %s has no final event in the stream after %s: %v", missing, limit, streamTypes(r.ByOrder[missing]))
 			}
 		} else if time.Now().After(deadline) {
 			t.Fatalf("the outboxes still hold %d events after %s", backlog, limit)
@@ -412,10 +404,10 @@ func TestEventsSurviveAKillBeforePublish(t *testing.T) {
 	}
 	got := s.awaitEvents(t, ids, time.Minute)
 	for _, id := range ids {
-		checkOrderEvents(t, s.get(t, id), got.byOrder[id])
+		checkOrderEvents(t, s.get(t, id), got.ByOrder[id])
 	}
-	if len(got.duplicates) > 0 {
-		t.Errorf("events delivered twice: %v", got.duplicates)
+	if len(got.Repeated) > 0 {
+		t.Errorf("events delivered twice: %v", got.Repeated)
 	}
 	s.checkBooks(t)
 }
@@ -521,12 +513,12 @@ func eventsThroughOutage(t *testing.T, s *stack, n *natsServer) {
 	}
 	got := s.awaitEvents(t, ids, 2*time.Minute)
 	for _, id := range ids {
-		checkOrderEvents(t, s.get(t, id), got.byOrder[id])
+		checkOrderEvents(t, s.get(t, id), got.ByOrder[id])
 	}
-	if len(got.duplicates) > 0 {
-		t.Errorf("%d events delivered twice: %v", len(got.duplicates), got.duplicates)
+	if len(got.Repeated) > 0 {
+		t.Errorf("%d events delivered twice: %v", len(got.Repeated), got.Repeated)
 	}
-	t.Logf("%d orders (%d during the %s outage), %d events, each once", len(ids), during, outage, got.total)
+	t.Logf("%d orders (%d during the %s outage), %d events, each once", len(ids), during, outage, eventCount(got))
 	s.checkBooks(t)
 }
 
@@ -539,4 +531,12 @@ func waitUntil(t *testing.T, limit time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func eventCount(e books.Events) int {
+	n := 0
+	for _, evs := range e.ByOrder {
+		n += len(evs)
+	}
+	return n
 }
