@@ -412,13 +412,16 @@ func TestEventsSurviveAKillBeforePublish(t *testing.T) {
 	s.checkBooks(t)
 }
 
-// eventsStack starts a stack of its own whose services publish to n.
+// eventsStack starts a stack of its own whose services publish to n, and stops it when
+// t ends: its services' PostgreSQL connections must not crowd the tests after it (the
+// machine's PostgreSQL allows 100).
 func eventsStack(t *testing.T, name string, n *natsServer, extraEnv ...string) *stack {
 	t.Helper()
 	s, err := newStack(name, env.tempAddr, append([]string{"NATS_URL=" + n.url()}, extraEnv...))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.stop)
 	return s
 }
 

@@ -311,6 +311,20 @@ func (s *stack) reach(url func(service string) string) {
 	}
 }
 
+// stop stops the stack's processes, the API first; TestMain's cleanups stopping them
+// again do nothing.
+func (s *stack) stop() {
+	if s.api != nil {
+		_ = s.api.Stop(15 * time.Second)
+	}
+	s.mu.Lock()
+	if s.worker != nil {
+		_ = s.worker.Stop(15 * time.Second)
+	}
+	s.mu.Unlock()
+	_ = s.services.Stop(15 * time.Second)
+}
+
 // startServices starts the stack's services process and waits until each service answers.
 func (s *stack) startServices() error {
 	p, err := startProc(s.name+"-services", filepath.Join(env.binDir, "services"), nil, s.env)
