@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ordersaga/ordersaga/internal/outbox"
@@ -38,6 +39,22 @@ func ReadStream(ctx context.Context, js jetstream.JetStream) (Events, error) {
 		return nil
 	})
 	return e, err
+}
+
+// ConnectStream connects to the NATS server at url and returns a reader of the whole
+// event stream (ReadStream), as CheckEvents takes it, and a function closing the
+// connection.
+func ConnectStream(url string) (read func(context.Context) (Events, error), closeConn func(), err error) {
+	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return func(ctx context.Context) (Events, error) { return ReadStream(ctx, js) }, nc.Close, nil
 }
 
 // Orders is the order service's own record of orders: *order.Client.

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/books"
@@ -199,30 +198,18 @@ func streamTypes(events []outbox.Event) []string {
 // readStream reads the whole stream at url, as a consumer would.
 func readStream(t *testing.T, url string) books.Events {
 	t.Helper()
-	js, closeNATS := connectJetStream(t, url)
-	defer closeNATS()
+	read, closeConn, err := books.ConnectStream(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeConn()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e, err := books.ReadStream(ctx, js)
+	e, err := read(ctx)
 	if err != nil {
 		t.Fatalf("read the stream at %s: %v", url, err)
 	}
 	return e
-}
-
-// connectJetStream connects to the NATS server at url.
-func connectJetStream(t testing.TB, url string) (jetstream.JetStream, func()) {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
-	if err != nil {
-		t.Fatalf("connect to %s: %v", url, err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		t.Fatal(err)
-	}
-	return js, nc.Close
 }
 
 // awaitEvents waits until every service's outbox is drained (its backlog metric is 0)

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/ordersaga/ordersaga/books"
@@ -109,15 +107,10 @@ func (s *stack) invariantViolations(ctx context.Context) ([]string, error) {
 // eventProblems checks the event stream against the services' records of the orders (see
 // books.CheckEvents).
 func (s *stack) eventProblems(ctx context.Context, orderIDs []string) ([]string, error) {
-	nc, err := nats.Connect(s.natsURL, nats.Timeout(5*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", s.natsURL, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	read, closeConn, err := books.ConnectStream(s.natsURL)
 	if err != nil {
 		return nil, err
 	}
-	read := func(ctx context.Context) (books.Events, error) { return books.ReadStream(ctx, js) }
+	defer closeConn()
 	return books.CheckEvents(ctx, s.books(), s.orders, orderIDs, read, 2*time.Minute)
 }

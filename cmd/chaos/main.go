@@ -36,8 +36,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/ordersaga/ordersaga/api"
@@ -255,17 +253,11 @@ func progress(out io.Writer, st *loadgen.Stats, total int, start time.Time, done
 // it against their records of the orders (books.CheckEvents), waiting for the relays to
 // catch up after the faults.
 func checkEvents(ctx context.Context, s *stack, src books.Services, orderIDs []string) ([]string, error) {
-	url := "nats://127.0.0.1:" + strconv.Itoa(s.ports["nats"])
-	nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", url, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	read, closeConn, err := books.ConnectStream("nats://127.0.0.1:" + strconv.Itoa(s.ports["nats"]))
 	if err != nil {
 		return nil, err
 	}
+	defer closeConn()
 	orders := order.NewClient("http://127.0.0.1:"+strconv.Itoa(s.ports[config.Order]), httpx.NewServiceHTTPClient(s.svcToken))
-	read := func(ctx context.Context) (books.Events, error) { return books.ReadStream(ctx, js) }
 	return books.CheckEvents(ctx, src, orders, orderIDs, read, 2*time.Minute)
 }
