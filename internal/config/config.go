@@ -35,7 +35,19 @@ type Temporal struct {
 	TaskQueue string
 	// UIURL is the Web UI's base URL, for links (TEMPORAL_UI_URL, default http://localhost:8233).
 	UIURL string
+	// Compression is how requests to Temporal are compressed (TEMPORAL_GRPC_COMPRESSION):
+	// "none", the default, or "gzip", the SDK's own default. Gzip costs the client and the
+	// server CPU on every call (about a tenth of the worker's CPU at load, measured in
+	// BENCHMARKS.md) and saves nothing on a host or a LAN; the payloads orders store are
+	// sealed, so they barely shrink. Choose gzip for a slow link to a distant Temporal.
+	Compression string
 }
+
+// Compression values of TEMPORAL_GRPC_COMPRESSION.
+const (
+	CompressionNone = "none"
+	CompressionGzip = "gzip"
+)
 
 // LocalTemporal is the Temporal of a dev server at address, in namespace "default".
 func LocalTemporal(address string) Temporal {
@@ -50,7 +62,14 @@ func (t Temporal) Namespace() string { return t.Profile.Namespace }
 
 // ClientOptions returns the SDK client's options for the profile.
 func (t Temporal) ClientOptions() (client.Options, error) {
-	return t.Profile.ToClientOptions(envconfig.ToClientOptionsRequest{})
+	opts, err := t.Profile.ToClientOptions(envconfig.ToClientOptionsRequest{})
+	if err != nil {
+		return opts, err
+	}
+	if t.Compression != CompressionGzip {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
+	return opts, nil
 }
 
 // String shows the settings with the API key masked.
@@ -68,8 +87,15 @@ func (t Temporal) String() string {
 			tls += " cert=" + c.ClientCertPath
 		}
 	}
-	return fmt.Sprintf("{Address:%s Namespace:%s TaskQueue:%s UIURL:%s TLS:%s APIKey:%s}",
-		t.Profile.Address, t.Profile.Namespace, t.TaskQueue, t.UIURL, tls, key)
+	return fmt.Sprintf("{Address:%s Namespace:%s TaskQueue:%s UIURL:%s TLS:%s APIKey:%s Compression:%s}",
+		t.Profile.Address, t.Profile.Namespace, t.TaskQueue, t.UIURL, tls, key, t.compression())
+}
+
+func (t Temporal) compression() string {
+	if t.Compression == CompressionGzip {
+		return CompressionGzip
+	}
+	return CompressionNone
 }
 
 // aliases maps this project's earlier variable names to envconfig's.
@@ -109,10 +135,15 @@ func ReadTemporal(r *env.Reader) Temporal {
 	if prof.Namespace == "" {
 		prof.Namespace = "default"
 	}
+	compression := r.String("TEMPORAL_GRPC_COMPRESSION", CompressionNone)
+	if compression != CompressionNone && compression != CompressionGzip {
+		r.Fail(fmt.Errorf("TEMPORAL_GRPC_COMPRESSION=%q: want %q or %q", compression, CompressionNone, CompressionGzip))
+	}
 	return Temporal{
-		Profile:   prof,
-		TaskQueue: r.String("TEMPORAL_TASK_QUEUE", "orders"),
-		UIURL:     r.String("TEMPORAL_UI_URL", "http://localhost:8233"),
+		Profile:     prof,
+		TaskQueue:   r.String("TEMPORAL_TASK_QUEUE", "orders"),
+		UIURL:       r.String("TEMPORAL_UI_URL", "http://localhost:8233"),
+		Compression: compression,
 	}
 }
 

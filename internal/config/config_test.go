@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/ordersaga/ordersaga/internal/env"
 )
 
@@ -88,8 +90,30 @@ func TestReadTemporalSharesTheCLIsProfile(t *testing.T) {
 		if cfg.Address() != "127.0.0.1:7233" || cfg.Namespace() != "default" || cfg.TaskQueue != "orders" {
 			t.Errorf("cfg = %s", cfg)
 		}
-		if _, err := cfg.ClientOptions(); err != nil {
-			t.Error(err)
+		opts, err := cfg.ClientOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, none := opts.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionNone); !none {
+			t.Errorf("compression = %T, want none", opts.ConnectionOptions.GrpcCompression)
+		}
+	})
+	t.Run("TEMPORAL_GRPC_COMPRESSION=gzip keeps the SDK's gzip", func(t *testing.T) {
+		r := env.New(env.Map(map[string]string{"TEMPORAL_GRPC_COMPRESSION": "gzip", "TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml")}))
+		cfg := ReadTemporal(r)
+		opts, err := cfg.ClientOptions()
+		if err != nil || r.Err() != nil {
+			t.Fatal(err, r.Err())
+		}
+		if opts.ConnectionOptions.GrpcCompression != nil || !strings.Contains(cfg.String(), "Compression:gzip") {
+			t.Errorf("compression = %T, logged %s; want the SDK's default, gzip", opts.ConnectionOptions.GrpcCompression, cfg)
+		}
+	})
+	t.Run("another compression is an error", func(t *testing.T) {
+		r := env.New(env.Map(map[string]string{"TEMPORAL_GRPC_COMPRESSION": "zstd", "TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml")}))
+		ReadTemporal(r)
+		if err := r.Err(); err == nil || !strings.Contains(err.Error(), "TEMPORAL_GRPC_COMPRESSION") {
+			t.Errorf("err = %v", err)
 		}
 	})
 }
