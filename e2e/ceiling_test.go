@@ -46,6 +46,7 @@ func BenchmarkSagaVsCeiling(b *testing.B) {
 
 	variants := []variant{
 		{"ceiling", "no-op workflow, same shape, Temporal client", r.ceiling},
+		{"ceiling-dressed", "the ceiling with an order's search attributes, memo, summaries, input and final upsert", r.ceilingDressed},
 		{"saga-client", "saga, Temporal client (start, then result)", r.sagaByClient},
 		{"saga-api", "saga, POST /v1/orders?wait= (until COMPLETED)", r.sagaByAPI},
 	}
@@ -201,6 +202,23 @@ func (r *benchRun) startCeiling(ctx context.Context) (client.WorkflowRun, error)
 
 func (r *benchRun) ceiling(ctx context.Context) error {
 	run, err := r.startCeiling(ctx)
+	if err != nil {
+		return err
+	}
+	return run.Get(ctx, nil)
+}
+
+// startCeilingDressed starts the dressed ceiling on an order as the saga would be given
+// it, with the saga's start options.
+func (r *benchRun) startCeilingDressed(ctx context.Context) (client.WorkflowRun, error) {
+	in := r.sagaInput(1)
+	opts := workflows.StartOptions(in, r.ceilingQueue, workflows.Placement{RequestHash: "bench"})
+	opts.ID = "ceiling-dressed-" + randomHex(8)
+	return env.tc.ExecuteWorkflow(ctx, opts, bench.DressedCeilingWorkflowType, r.Shape, in)
+}
+
+func (r *benchRun) ceilingDressed(ctx context.Context) error {
+	run, err := r.startCeilingDressed(ctx)
 	if err != nil {
 		return err
 	}
@@ -417,7 +435,12 @@ func (s spread) ratioString() string {
 
 // ratio is f of variant name over f of the ceiling, round by round, at clients.
 func (r *benchRun) ratio(name string, clients int, f func(passResult) float64) spread {
-	saga, ceiling := r.Results[name][clients], r.Results["ceiling"][clients]
+	return r.ratioTo("ceiling", name, clients, f)
+}
+
+// ratioTo is f of variant name over f of variant base, round by round, at clients.
+func (r *benchRun) ratioTo(base, name string, clients int, f func(passResult) float64) spread {
+	saga, ceiling := r.Results[name][clients], r.Results[base][clients]
 	vals := make([]float64, len(saga))
 	for i := range saga {
 		vals[i] = f(saga[i]) / f(ceiling[i])
@@ -461,6 +484,12 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 		"sagaAPIP50Ratio1":      r.ratio("saga-api", 1, p50),
 		"sagaClientTputRatio32": r.ratio("saga-client", 32, passResult.throughput),
 		"sagaAPITputRatio32":    r.ratio("saga-api", 32, passResult.throughput),
+		// What Temporal charges for the saga's features, and what the saga's own work
+		// costs beyond them.
+		"dressedP50Ratio1":               r.ratio("ceiling-dressed", 1, p50),
+		"dressedTputRatio32":             r.ratio("ceiling-dressed", 32, passResult.throughput),
+		"sagaClientToDressedTputRatio32": r.ratioTo("ceiling-dressed", "saga-client", 32, passResult.throughput),
+		"sagaAPIToDressedTputRatio32":    r.ratioTo("ceiling-dressed", "saga-api", 32, passResult.throughput),
 	}
 	r.Ratios = ratios
 	r.Summary = map[string]float64{
@@ -482,6 +511,10 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 	b.Logf("saga/ceiling, median of the rounds' ratios (min–max): p50 at 1 client %s (client) %s (API); throughput at 32 clients %s (client) %s (API)",
 		ratios["sagaClientP50Ratio1"].ratioString(), ratios["sagaAPIP50Ratio1"].ratioString(),
 		ratios["sagaClientTputRatio32"].ratioString(), ratios["sagaAPITputRatio32"].ratioString())
+	b.Logf("ceiling-dressed/ceiling (Temporal's price of the saga's features): p50 at 1 client %s; throughput at 32 clients %s",
+		ratios["dressedP50Ratio1"].ratioString(), ratios["dressedTputRatio32"].ratioString())
+	b.Logf("saga/ceiling-dressed (the saga's own work): throughput at 32 clients %s (client) %s (API)",
+		ratios["sagaClientToDressedTputRatio32"].ratioString(), ratios["sagaAPIToDressedTputRatio32"].ratioString())
 	for _, target := range slices.Sorted(maps.Keys(r.TargetsMet)) {
 		met := r.TargetsMet[target]
 		b.Logf("target %-62s %v", target, map[bool]string{true: "met", false: "NOT met"}[met])
@@ -524,6 +557,10 @@ func (r *benchRun) costs(b *testing.B) {
 		b.Fatal("ceiling workflow failed", err)
 	}
 	r.History["ceiling"] = historyOf(b, run.GetID())
+	if run, err = r.startCeilingDressed(ctx); err != nil || run.Get(ctx, nil) != nil {
+		b.Fatal("dressed ceiling workflow failed", err)
+	}
+	r.History["ceiling, dressed"] = historyOf(b, run.GetID())
 	for outcome, h := range r.History {
 		b.Logf("history %-30s %3d events %6d bytes", outcome, h.Events, h.Bytes)
 	}
@@ -549,6 +586,8 @@ func (r *benchRun) costs(b *testing.B) {
 		}
 	}
 	measure("ceiling", r.ceiling)
+	measure("ceiling-dressed", r.ceilingDressed)
+	measure("saga-client", r.sagaByClient)
 	measure("saga-api", r.sagaByAPI)
 	for _, k := range slices.Sorted(maps.Keys(r.PerOrder)) {
 		b.Logf("per order: %-50s %8.2f", k, r.PerOrder[k])

@@ -1,5 +1,6 @@
 // Command benchplot draws the latency of `make bench` (BenchmarkSagaVsCeiling's JSON,
-// BENCH_OUT) as a PNG: p50 and p95 against concurrent clients, for the no-op ceiling and
+// BENCH_OUT) as a PNG: p50 and p95 against concurrent clients, for the no-op ceiling, the
+// dressed ceiling (the no-op workflow with an order's search attributes, memo and input) and
 // the saga through the Temporal client and through the API, each point the median of the
 // run's interleaved passes.
 //
@@ -47,6 +48,7 @@ var series = []struct {
 	color color.Color
 }{
 	{"ceiling", color.RGBA{R: 0x55, G: 0x55, B: 0x55, A: 0xff}},
+	{"ceiling-dressed", color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}},
 	{"saga-client", color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}},
 	{"saga-api", color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}},
 }
