@@ -91,19 +91,15 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 			return r, fmt.Errorf("order %s: %w", id, err)
 		}
 		r.ByStatus[o.Status]++
-		res, rerr := src.Reservation(ctx, id)
-		pay, perr := src.Payment(ctx, id)
-		ship, serr := src.Shipment(ctx, id)
-		red, cerr := src.Redemption(ctx, id)
-		for _, err := range []error{rerr, perr, serr, cerr} {
-			if err != nil && !notFound(err) {
-				return r, fmt.Errorf("order %s: %w", id, err)
-			}
+		rec, err := readRecords(ctx, src, id)
+		if err != nil {
+			return r, err
 		}
-		reserved := rerr == nil && res.Status == inventory.Reserved
-		paid := perr == nil && pay.Status == payment.Charged
-		shipped := serr == nil && ship.Status == shipping.Scheduled
-		redeemed := cerr == nil && red.Status == payment.RedemptionRedeemed
+		res, pay, ship, red := rec.reservation, rec.payment, rec.shipment, rec.redemption
+		reserved := rec.hasReservation && res.Status == inventory.Reserved
+		paid := rec.hasPayment && pay.Status == payment.Charged
+		shipped := rec.hasShipment && ship.Status == shipping.Scheduled
+		redeemed := rec.hasRedemption && red.Status == payment.RedemptionRedeemed
 		if redeemed {
 			if coupons[red.CustomerID] == nil {
 				coupons[red.CustomerID] = map[string]string{}
@@ -124,17 +120,17 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 				problem("order %s is COMPLETED but its reservation is %s %v, not its items %v", id, res.Status, res.Items, o.Items)
 			}
 			if want := o.TotalCents > 0; paid != want || (paid && pay.AmountCents != o.TotalCents) {
-				problem("order %s is COMPLETED for %d¢ but its payment is %s %d¢", id, o.TotalCents, statusOr(pay.Status, perr), pay.AmountCents)
+				problem("order %s is COMPLETED for %d¢ but its payment is %s %d¢", id, o.TotalCents, statusOr(pay.Status, rec.hasPayment), pay.AmountCents)
 			}
 			if !shipped {
-				problem("order %s is COMPLETED but its shipment is %s", id, statusOr(ship.Status, serr))
+				problem("order %s is COMPLETED but its shipment is %s", id, statusOr(ship.Status, rec.hasShipment))
 			}
 			switch {
 			case o.CouponCode == "" && redeemed:
 				problem("order %s is COMPLETED without a coupon but redeemed %s", id, red.Code)
 			case o.CouponCode != "" && (!redeemed || red.Code != o.CouponCode || red.DiscountCents != o.DiscountCents):
 				problem("order %s is COMPLETED with coupon %s (-%d¢) but its redemption is %s %s (-%d¢)",
-					id, o.CouponCode, o.DiscountCents, statusOr(red.Status, cerr), red.Code, red.DiscountCents)
+					id, o.CouponCode, o.DiscountCents, statusOr(red.Status, rec.hasRedemption), red.Code, red.DiscountCents)
 			}
 			if o.SubtotalCents > 0 && o.TotalCents != o.SubtotalCents-o.DiscountCents {
 				problem("order %s totals %d¢, but its subtotal %d¢ less its discount %d¢ is %d¢",
@@ -146,7 +142,7 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 			if reserved {
 				problem("order %s is %s but still holds %v", id, o.Status, res.Items)
 			}
-			if perr == nil && (pay.Status == payment.Charged || pay.Status == payment.Pending) {
+			if rec.hasPayment && (pay.Status == payment.Charged || pay.Status == payment.Pending) {
 				problem("order %s is %s but its payment is %s (%d¢)", id, o.Status, pay.Status, pay.AmountCents)
 			}
 			if shipped {
@@ -210,12 +206,44 @@ func Check(ctx context.Context, src Source, orderIDs []string, open Opening) (Re
 	return r, nil
 }
 
+// orderRecords are an order's records in the inventory, payment and shipping services.
+// A service that holds none for the order is not an error: its has… flag is false.
+type orderRecords struct {
+	reservation    inventory.Reservation
+	payment        payment.Payment
+	shipment       shipping.Shipment
+	redemption     payment.Redemption
+	hasReservation bool
+	hasPayment     bool
+	hasShipment    bool
+	hasRedemption  bool
+}
+
+// readRecords reads order id's records from src, for the books and for the events check.
+func readRecords(ctx context.Context, src Source, id string) (orderRecords, error) {
+	var (
+		rec                    orderRecords
+		rerr, perr, serr, cerr error
+	)
+	rec.reservation, rerr = src.Reservation(ctx, id)
+	rec.payment, perr = src.Payment(ctx, id)
+	rec.shipment, serr = src.Shipment(ctx, id)
+	rec.redemption, cerr = src.Redemption(ctx, id)
+	for _, err := range []error{rerr, perr, serr, cerr} {
+		if err != nil && !notFound(err) {
+			return rec, fmt.Errorf("order %s: %w", id, err)
+		}
+	}
+	rec.hasReservation, rec.hasPayment, rec.hasShipment, rec.hasRedemption = rerr == nil, perr == nil, serr == nil, cerr == nil
+	return rec, nil
+}
+
 func notFound(err error) bool {
 	return errors.Is(err, inventory.ErrNotFound) || errors.Is(err, payment.ErrNotFound) || errors.Is(err, shipping.ErrNotFound)
 }
 
-func statusOr[S ~string](s S, err error) string {
-	if err != nil {
+func statusOr[S ~string](s S, found bool) string {
+	if !found {
 		return "missing"
 	}
 	return string(s)

@@ -149,29 +149,24 @@ func expectedEvents(ctx context.Context, src Source, orders Orders, id string) (
 			w["order"] = append(w["order"], order.EventOrderRejected)
 		}
 	}
-	res, rerr := src.Reservation(ctx, id)
-	pay, perr := src.Payment(ctx, id)
-	ship, serr := src.Shipment(ctx, id)
-	red, cerr := src.Redemption(ctx, id)
-	for _, err := range []error{rerr, perr, serr, cerr} {
-		if err != nil && !notFound(err) {
-			return nil, fmt.Errorf("order %s: %w", id, err)
-		}
+	rec, err := readRecords(ctx, src, id)
+	if err != nil {
+		return nil, err
 	}
-	w["inventory"] = lifecycle(rerr == nil, string(res.Status), map[string][]string{
+	w["inventory"] = lifecycle(rec.hasReservation, string(rec.reservation.Status), map[string][]string{
 		string(inventory.Reserved): {inventory.EventStockReserved},
 		string(inventory.Released): {inventory.EventStockReserved, inventory.EventStockReleased},
 	})
-	w["coupon"] = lifecycle(cerr == nil, string(red.Status), map[string][]string{
+	w["coupon"] = lifecycle(rec.hasRedemption, string(rec.redemption.Status), map[string][]string{
 		string(payment.RedemptionRedeemed): {payment.EventCouponRedeemed},
 		string(payment.RedemptionRestored): {payment.EventCouponRedeemed, payment.EventCouponRestored},
 	})
-	w["payment"] = lifecycle(perr == nil, string(pay.Status), map[string][]string{
+	w["payment"] = lifecycle(rec.hasPayment, string(rec.payment.Status), map[string][]string{
 		string(payment.Charged):  {payment.EventPaymentCharged},
 		string(payment.Refunded): {payment.EventPaymentCharged, payment.EventPaymentRefunded},
 		string(payment.Voided):   {payment.EventPaymentVoided},
 	})
-	w["shipping"] = lifecycle(serr == nil, string(ship.Status), map[string][]string{
+	w["shipping"] = lifecycle(rec.hasShipment, string(rec.shipment.Status), map[string][]string{
 		string(shipping.Scheduled): {shipping.EventShipmentScheduled},
 		string(shipping.Cancelled): {shipping.EventShipmentScheduled, shipping.EventShipmentCancelled},
 	})
