@@ -40,6 +40,8 @@ import (
 func BenchmarkSagaVsCeiling(b *testing.B) {
 	s := env.stacks[0]
 	r := &benchRun{s: s, ceilingQueue: startCeilingWorker(b, s), Machine: machine()}
+	r.procs = map[string]int{"temporal": env.temporalProc.Pid(), "worker": s.worker.Pid(), "services": s.services.Pid(),
+		"api": s.api.Pid(), "ceiling-worker": env.ceilingWorker.Pid()}
 	r.sku = s.newProduct(b, 100, 1_000_000)
 	r.cust = s.newCustomer(b, 1_000_000_000_000)
 	r.learnShape(b)
@@ -85,7 +87,8 @@ type benchRun struct {
 	s            *stack
 	ceilingQueue string
 	sku, cust    string
-	placed       int // orders this bench placed on the stack
+	placed       int            // orders this bench placed on the stack
+	procs        map[string]int // the processes whose CPU time is read, by name
 
 	mu       sync.Mutex
 	accepted []string // orders placed without waiting, to see completed
@@ -127,6 +130,17 @@ type passResult struct {
 	Orders    int       `json:"orders"`
 	Seconds   float64   `json:"seconds"`
 	Latencies []float64 `json:"latenciesMs"`
+	// CPUMs is each process's CPU time over the pass, in ms per order.
+	CPUMs map[string]float64 `json:"cpuMsPerOrder"`
+}
+
+// cpuMs is the CPU time of every process over the pass, in ms per order.
+func (p passResult) cpuMs() float64 {
+	var sum float64
+	for _, v := range p.CPUMs {
+		sum += v
+	}
+	return sum
 }
 
 func (p passResult) throughput() float64 { return float64(p.Orders) / p.Seconds }
@@ -368,6 +382,7 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 	p := passResult{Clients: clients, Orders: total}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	cpu0 := cpuSeconds(b, r.procs)
 	start := time.Now()
 	for range clients {
 		wg.Go(func() {
@@ -388,6 +403,10 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 	wg.Wait()
 	p.Seconds = time.Since(start).Seconds()
 	r.drainAccepted(b)
+	p.CPUMs = map[string]float64{}
+	for k, v := range cpuSeconds(b, r.procs) {
+		p.CPUMs[k] = 1000 * (v - cpu0[k]) / float64(total)
+	}
 	return p
 }
 
@@ -464,6 +483,18 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 				spreadOf(ps, func(p passResult) float64 { return p.pct(.95) }), spreadOf(ps, passResult.throughput))
 		}
 	}
+	// At 32 clients the machine is saturated, so throughput follows CPU time per order:
+	// where it goes, process by process, is where a variant's throughput goes.
+	procNames := slices.Sorted(maps.Keys(r.procs))
+	b.Logf("CPU ms per order at 32 clients, median of the passes: %s, all", strings.Join(procNames, ", "))
+	for _, v := range variants {
+		ps := r.Results[v.name][32]
+		line := fmt.Sprintf("%-16s", v.name)
+		for _, name := range procNames {
+			line += fmt.Sprintf(" %6.1f", spreadOf(ps, func(p passResult) float64 { return p.CPUMs[name] }).Median)
+		}
+		b.Logf("%s %s", line, spreadOf(ps, passResult.cpuMs))
+	}
 	acc := spreadOf(r.Accept, func(p passResult) float64 { return p.pct(.99) })
 	ceilAcc := spreadOf(r.CeilingStart, func(p passResult) float64 { return p.pct(.99) })
 	b.Logf("POST /v1/orders without wait, 32 customers each following their order to COMPLETED: accept p50 %s ms, p99 %s ms",
@@ -490,6 +521,10 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 		"dressedTputRatio32":             r.ratio("ceiling-dressed", 32, passResult.throughput),
 		"sagaClientToDressedTputRatio32": r.ratioTo("ceiling-dressed", "saga-client", 32, passResult.throughput),
 		"sagaAPIToDressedTputRatio32":    r.ratioTo("ceiling-dressed", "saga-api", 32, passResult.throughput),
+		// The same ratios predicted from CPU time per order (the ceiling's over the saga's).
+		"sagaClientCPURatio32": r.ratioTo("saga-client", "ceiling", 32, passResult.cpuMs),
+		"sagaAPICPURatio32":    r.ratioTo("saga-api", "ceiling", 32, passResult.cpuMs),
+		"dressedCPURatio32":    r.ratioTo("ceiling-dressed", "ceiling", 32, passResult.cpuMs),
 	}
 	r.Ratios = ratios
 	r.Summary = map[string]float64{
@@ -515,6 +550,8 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 		ratios["dressedP50Ratio1"].ratioString(), ratios["dressedTputRatio32"].ratioString())
 	b.Logf("saga/ceiling-dressed (the saga's own work): throughput at 32 clients %s (client) %s (API)",
 		ratios["sagaClientToDressedTputRatio32"].ratioString(), ratios["sagaAPIToDressedTputRatio32"].ratioString())
+	b.Logf("the same predicted from CPU time per order at 32 clients (ceiling's/variant's): saga %s (client) %s (API), ceiling-dressed %s",
+		ratios["sagaClientCPURatio32"].ratioString(), ratios["sagaAPICPURatio32"].ratioString(), ratios["dressedCPURatio32"].ratioString())
 	for _, target := range slices.Sorted(maps.Keys(r.TargetsMet)) {
 		met := r.TargetsMet[target]
 		b.Logf("target %-62s %v", target, map[bool]string{true: "met", false: "NOT met"}[met])
@@ -568,8 +605,7 @@ func (r *benchRun) costs(b *testing.B) {
 	// Per order, over n orders one at a time: rows and statements per service, CPU.
 	const n = 30
 	r.PerOrder = map[string]float64{}
-	procs := map[string]int{"temporal": env.temporalProc.Pid(), "worker": r.s.worker.Pid(), "services": r.s.services.Pid(),
-		"api": r.s.api.Pid(), "ceiling-worker": env.ceilingWorker.Pid()}
+	procs := r.procs
 	measure := func(label string, run func(context.Context) error) {
 		cpu0, m0 := cpuSeconds(b, procs), r.dbCounters(b)
 		for range n {
