@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -172,7 +171,7 @@ func openSQLite(cfg Config, gcfg *gorm.Config) (*gorm.DB, error) {
 	var db *gorm.DB
 	var err error
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		db, err = gorm.Open(sqlite.Open("file:"+cfg.SQLitePath+"?"+q.Encode()), gcfg)
+		db, err = gorm.Open(newSQLiteDialector("file:"+cfg.SQLitePath+"?"+q.Encode()), gcfg)
 		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
 			break
 		}
