@@ -13,9 +13,10 @@ import (
 
 // InstrumentGORM makes each SQL statement run through db a client span, a child of the
 // span in the statement's context (db.WithContext), with the statement's text (its
-// parameters left out) and the rows it affected; a statement outside any trace (a
-// migration, the outbox relay's polling) makes none, as a trace of one statement would
-// tell nobody anything and cost every poll a span. It also counts the statements,
+// parameters left out) and the rows it affected; a statement outside any recorded span (a
+// migration, the outbox relay's polling, any statement of a process that exports no
+// spans) makes none, as a trace of one statement would tell nobody anything and cost
+// every poll a span. It also counts the statements,
 // ordersaga_db_statements_total{statement}, and the rows they wrote,
 // ordersaga_db_rows_written_total{statement} (INSERT, UPDATE, DELETE), which is what an
 // order costs the database. Call it once per process's database.
@@ -33,7 +34,7 @@ func (t *Telemetry) InstrumentGORM(db *gorm.DB) error {
 	system := db.Dialector.Name()
 	before := func(op string) func(*gorm.DB) {
 		return func(tx *gorm.DB) {
-			if !trace.SpanContextFromContext(tx.Statement.Context).IsValid() {
+			if !trace.SpanFromContext(tx.Statement.Context).IsRecording() {
 				return
 			}
 			ctx, _ := tracer.Start(tx.Statement.Context, "SQL "+op, trace.WithSpanKind(trace.SpanKindClient),

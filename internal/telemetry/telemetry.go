@@ -89,7 +89,14 @@ func New(ctx context.Context, process string, cfg Config, log *slog.Logger) (*Te
 		)),
 	)
 
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sdktrace.AlwaysSample())}
+	// Every span is recorded when something exports them. With nothing to export them to,
+	// none is: spans still carry trace IDs (into the logs, and on to the next process),
+	// but their attributes and timings, which nobody would read, are not gathered.
+	sampler := sdktrace.NeverSample()
+	if cfg.OTLPEndpoint != "" || cfg.SpanExporter != nil {
+		sampler = sdktrace.AlwaysSample()
+	}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSampler(sampler)}
 	if cfg.OTLPEndpoint != "" {
 		exp, err := otlptracehttp.New(ctx, endpointOption(cfg.OTLPEndpoint))
 		if err != nil {
