@@ -403,10 +403,7 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 	wg.Wait()
 	p.Seconds = time.Since(start).Seconds()
 	r.drainAccepted(b)
-	p.CPUMs = map[string]float64{}
-	for k, v := range cpuSeconds(b, r.procs) {
-		p.CPUMs[k] = 1000 * (v - cpu0[k]) / float64(total)
-	}
+	p.CPUMs = cpuMsPerOrder(cpu0, cpuSeconds(b, r.procs), total)
 	return p
 }
 
@@ -605,17 +602,16 @@ func (r *benchRun) costs(b *testing.B) {
 	// Per order, over n orders one at a time: rows and statements per service, CPU.
 	const n = 30
 	r.PerOrder = map[string]float64{}
-	procs := r.procs
 	measure := func(label string, run func(context.Context) error) {
-		cpu0, m0 := cpuSeconds(b, procs), r.dbCounters(b)
+		cpu0, m0 := cpuSeconds(b, r.procs), r.dbCounters(b)
 		for range n {
 			if err := run(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
-		cpu1, m1 := cpuSeconds(b, procs), r.dbCounters(b)
-		for k := range cpu1 {
-			r.PerOrder[label+" cpu-ms "+k] = 1000 * (cpu1[k] - cpu0[k]) / n
+		cpu1, m1 := cpuSeconds(b, r.procs), r.dbCounters(b)
+		for k, v := range cpuMsPerOrder(cpu0, cpu1, n) {
+			r.PerOrder[label+" cpu-ms "+k] = v
 		}
 		for k := range m1 {
 			r.PerOrder[label+" "+k] = (m1[k] - m0[k]) / n
@@ -648,6 +644,16 @@ func (r *benchRun) dbCounters(b *testing.B) map[string]float64 {
 		m := scrape(b, r.s.urls[svc]+"/metrics")
 		out[svc+" statements"] = m.sum("ordersaga_db_statements_total")
 		out[svc+" rows written"] = m.sum("ordersaga_db_rows_written_total")
+	}
+	return out
+}
+
+// cpuMsPerOrder is each process's CPU time from before to after (cpuSeconds), in ms per
+// order over orders.
+func cpuMsPerOrder(before, after map[string]float64, orders int) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range after {
+		out[k] = 1000 * (v - before[k]) / float64(orders)
 	}
 	return out
 }
