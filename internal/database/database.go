@@ -9,6 +9,7 @@ package database
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
+	"modernc.org/sqlite"
 )
 
 // Config says where a service's data lives.
@@ -158,6 +160,34 @@ func openSQLite(cfg Config, gcfg *gorm.Config) (*gorm.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath), 0o755); err != nil {
 		return nil, fmt.Errorf("create directory for %s: %w", cfg.SQLitePath, err)
 	}
+	connector, err := sqlite.NewConnector(sqliteDSN(cfg.SQLitePath))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", cfg, err)
+	}
+	// Each connection keeps its statements compiled (stmtcache.go).
+	sqlDB := sql.OpenDB(stmtCacheConnector{connector})
+	// SQLite has one writer; a few connections let reads proceed beside it in WAL mode.
+	sqlDB.SetMaxOpenConns(4)
+	sqlDB.SetMaxIdleConns(4)
+	// Switching a new file to WAL can answer SQLITE_BUSY at once, busy timeout or not,
+	// when replicas open it together: try again for a few seconds.
+	var db *gorm.DB
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		db, err = gorm.Open(newSQLiteDialector(sqlDB), gcfg)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("open %s: %w", cfg, err)
+	}
+	return db, nil
+}
+
+// sqliteDSN is the driver's DSN of the SQLite file at path, with the connection settings.
+func sqliteDSN(path string) string {
 	q := url.Values{}
 	// The busy timeout first: the switch to WAL takes a lock that replicas opening the
 	// same new file at once contend for, and without the timeout the loser fails at once.
@@ -166,28 +196,12 @@ func openSQLite(cfg Config, gcfg *gorm.Config) (*gorm.DB, error) {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
-	// Switching a new file to WAL can answer SQLITE_BUSY at once, busy timeout or not,
-	// when replicas open it together: try again for a few seconds.
-	var db *gorm.DB
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		db, err = gorm.Open(newSQLiteDialector("file:"+cfg.SQLitePath+"?"+q.Encode()), gcfg)
-		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", cfg, err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	// SQLite has one writer; a few connections let reads proceed beside it in WAL mode.
-	sqlDB.SetMaxOpenConns(4)
-	sqlDB.SetMaxIdleConns(4)
-	return db, nil
+	// How times are written and read back: the dialector's defaults, which the tables
+	// were written with.
+	q.Set("_time_format", "sqlite")
+	q.Set("_texttotime", "1")
+	q.Set("_inttotime", "1")
+	return "file:" + path + "?" + q.Encode()
 }
 
 // Close closes db's connections.

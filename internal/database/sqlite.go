@@ -21,8 +21,8 @@ type sqliteDialector struct {
 	*sqlite.Dialector
 }
 
-func newSQLiteDialector(dsn string) sqliteDialector {
-	return sqliteDialector{sqlite.Open(dsn).(*sqlite.Dialector)}
+func newSQLiteDialector(conn gorm.ConnPool) sqliteDialector {
+	return sqliteDialector{sqlite.New(sqlite.Config{Conn: conn}).(*sqlite.Dialector)}
 }
 
 // Migrator returns the dialector's migrator with declared column lengths.
