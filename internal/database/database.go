@@ -3,7 +3,8 @@
 //
 // SQLite is opened in WAL mode with a busy timeout and with every transaction started as
 // BEGIN IMMEDIATE, so that concurrent writers queue for the write lock instead of failing
-// when they upgrade a read lock. PostgreSQL can place each service in its own schema, which
+// when they upgrade a read lock, and each of its connections keeps the statements it runs
+// compiled (stmtcache.go). PostgreSQL can place each service in its own schema, which
 // lets one database host all four services in development.
 package database
 
