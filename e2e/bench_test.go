@@ -19,74 +19,102 @@ import (
 )
 
 // BenchmarkOrder measures what a customer waits for — POST /v1/orders?wait= until the
-// order COMPLETED — on two dev servers side by side: the one `make run` starts (queue
-// polling sped up) and one with Temporal's stock settings. Orders alternate between the
-// two, so that the machine's noise hits both alike; the figures that matter are the
-// ratios. Run it with `make bench`.
+// order COMPLETED — on three dev servers side by side: the one `make run` starts (the
+// settings of internal/devserver), the same without eager activities, and one with
+// Temporal's stock settings. Orders rotate among the three, so that the machine's noise
+// hits all alike; the figures that matter are the ratios. Around its throughput passes
+// it reads each dev server's CPU time. Run it with `make bench`.
 func BenchmarkOrder(b *testing.B) {
-	tuned := env.stacks[0]
-	stock := startStockStack(b)
-	sku := map[*stack]string{tuned: tuned.newProduct(b, 100, 1_000_000), stock: stock.newProduct(b, 100, 1_000_000)}
+	type server struct {
+		name, label string
+		s           *stack
+		pid         int
+		sku         string
+		lat         []time.Duration
+		tput, cpuMs float64 // orders/s with 8 clients, and the server's CPU ms per order
+	}
+	servers := []*server{{name: "tuned", label: "make run's dev server", s: env.stacks[0], pid: env.temporalProc.Pid()}}
+	for _, o := range []struct {
+		name, label string
+		opts        devserver.Options
+	}{
+		{"lazy", "without eager activities", devserver.Options{NoEagerActivities: true}},
+		{"stock", "stock dev server", devserver.Options{DefaultPolling: true}},
+	} {
+		s, pid := startDevServerStack(b, o.name, o.opts)
+		servers = append(servers, &server{name: o.name, label: o.label, s: s, pid: pid})
+	}
+	for _, srv := range servers {
+		srv.sku = srv.s.newProduct(b, 100, 1_000_000)
+	}
 
 	const rounds = 40
-	lat := map[string][]time.Duration{}
 	for range b.N {
 		for i := range rounds {
-			for _, s := range []*stack{tuned, stock} {
-				if i%2 == 1 { // alternate which goes first
-					s = map[*stack]*stack{tuned: stock, stock: tuned}[s]
-				}
-				d, err := timeOrder(b, s, sku[s])
+			for j := range servers { // a different one first in each round
+				srv := servers[(i+j)%len(servers)]
+				d, err := timeOrder(b, srv.s, srv.sku)
 				if err != nil {
 					b.Fatal(err)
 				}
-				lat[s.name] = append(lat[s.name], d)
+				srv.lat = append(srv.lat, d)
 			}
 		}
 	}
-	p := func(name string, q float64) time.Duration { return percentile(lat[name], q) }
-	b.ReportMetric(ms(p(tuned.name, .5)), "p50-ms")
-	b.ReportMetric(ms(p(tuned.name, .95)), "p95-ms")
-	b.ReportMetric(ms(p(stock.name, .5)), "stock-p50-ms")
-	b.ReportMetric(ms(p(stock.name, .95)), "stock-p95-ms")
-	b.ReportMetric(float64(p(stock.name, .5))/float64(p(tuned.name, .5)), "p50-speedup")
-
-	// Throughput: 8 customers ordering at once, for a fixed number of orders, each way.
-	tput := map[string]float64{}
-	for _, s := range []*stack{tuned, stock, stock, tuned} { // ABBA against drift
-		tput[s.name] += throughput(b, s, sku[s], 8, 40) / 2
+	// Throughput: 8 customers ordering at once, 40 orders a pass, two passes each, in the
+	// order A B C C B A against drift.
+	const passOrders = 40
+	abccba := append(slices.Clone(servers), servers...)
+	slices.Reverse(abccba[len(servers):])
+	for _, srv := range abccba {
+		before := cpuSeconds(b, map[string]int{"temporal": srv.pid})
+		srv.tput += throughput(b, srv.s, srv.sku, 8, passOrders) / 2
+		srv.cpuMs += cpuMsPerOrder(before, cpuSeconds(b, map[string]int{"temporal": srv.pid}), passOrders)["temporal"] / 2
 	}
-	b.ReportMetric(tput[tuned.name], "orders/s")
-	b.ReportMetric(tput[stock.name], "stock-orders/s")
-	b.ReportMetric(tput[tuned.name]/tput[stock.name], "throughput-ratio")
-	b.Logf("POST /v1/orders?wait until COMPLETED, %d orders each, alternating:", rounds)
-	b.Logf("  make run's dev server:  p50 %v  p95 %v  %.1f orders/s (8 at once)", p(tuned.name, .5), p(tuned.name, .95), tput[tuned.name])
-	b.Logf("  stock dev server:       p50 %v  p95 %v  %.1f orders/s (8 at once)", p(stock.name, .5), p(stock.name, .95), tput[stock.name])
+
+	tuned := servers[0]
+	p := func(srv *server, q float64) time.Duration { return percentile(srv.lat, q) }
+	b.ReportMetric(ms(p(tuned, .5)), "p50-ms")
+	b.ReportMetric(ms(p(tuned, .95)), "p95-ms")
+	b.ReportMetric(tuned.tput, "orders/s")
+	b.ReportMetric(tuned.cpuMs, "server-cpu-ms/order")
+	for _, srv := range servers[1:] {
+		b.ReportMetric(ms(p(srv, .5)), srv.name+"-p50-ms")
+		b.ReportMetric(float64(p(srv, .5))/float64(p(tuned, .5)), srv.name+"/tuned-p50")
+		b.ReportMetric(srv.tput/tuned.tput, srv.name+"/tuned-orders/s")
+		b.ReportMetric(srv.cpuMs/tuned.cpuMs, srv.name+"/tuned-server-cpu")
+	}
+	b.Logf("POST /v1/orders?wait until COMPLETED, %d orders each, in turn; then %d orders at a time from 8 clients, two passes each:", rounds, passOrders)
+	b.Logf("  %-26s %9s %9s %9s %22s", "", "p50", "p95", "orders/s", "server CPU ms/order")
+	for _, srv := range servers {
+		b.Logf("  %-26s %9v %9v %9.1f %22.1f", srv.label, p(srv, .5).Round(100*time.Microsecond),
+			p(srv, .95).Round(100*time.Microsecond), srv.tput, srv.cpuMs)
+	}
 }
 
-// startStockStack starts a second dev server with Temporal's default polling, and a
-// SQLite stack on it.
-func startStockStack(b *testing.B) *stack {
+// startDevServerStack starts a second dev server with opts, and a SQLite stack named
+// name-sqlite on it; it returns the stack and the server's process ID.
+func startDevServerStack(b *testing.B, name string, opts devserver.Options) (*stack, int) {
 	b.Helper()
-	port := freePort()
-	srv, err := startProc("temporal-stock", env.temporal, devserver.Args(devserver.Options{Port: port, DefaultPolling: true}), nil)
+	opts.Port = freePort()
+	srv, err := startProc("temporal-"+name, env.temporal, devserver.Args(opts), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	cleanups = append(cleanups, func() { _ = srv.Stop(20 * time.Second) })
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	addr := "127.0.0.1:" + strconv.Itoa(opts.Port)
 	tc, err := temporalx.Dial(context.Background(), config.LocalTemporal(addr), slog.New(slog.DiscardHandler), time.Minute)
 	if err != nil {
 		b.Fatal(err)
 	}
 	cleanups = append(cleanups, tc.Close)
-	s, err := newStack("stock-sqlite", addr, nil)
+	s, err := newStack(name+"-sqlite", addr, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	s.tc = tc
 	env.stacks = append(env.stacks, s) // its orders are checked with the others at the end
-	return s
+	return s, srv.Pid()
 }
 
 // timeOrder places one order and returns how long the customer waited for COMPLETED.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -57,6 +58,43 @@ func orderCompletes(t *testing.T, s *stack) {
 				t.Errorf("event %d: TemporalChangeVersion upserted for an order of revision %d", ev.GetEventId(), saga.Revision)
 			}
 		}
+	}
+}
+
+// TestStepsRunEagerly checks a setting of make run's dev server (internal/devserver):
+// each step's activity goes back to the worker that scheduled it in the answer to its
+// workflow task, rather than through matching to a poll.
+func TestStepsRunEagerly(t *testing.T) {
+	stepsRunEagerly(t, env.stacks[0], "http://"+env.tempMetrics+"/metrics")
+}
+
+// stepsRunEagerly places an order on s and checks that the Temporal server whose metrics
+// serverMetrics serves started each of its activities eagerly.
+func stepsRunEagerly(t *testing.T, s *stack, serverMetrics string) {
+	// Counted over every task queue (the server writes their names with '-' as '_'):
+	// other orders can only add to it. The cluster's server (OpenTelemetry) adds _total.
+	eager := func() float64 {
+		m := scrape(t, serverMetrics)
+		return m.sum("activity_eager_execution") + m.sum("activity_eager_execution_total")
+	}
+	before := eager()
+	v := s.place(t, orderRequest(s.newCustomer(t, 100000), "pm_card_visa", "US", s.newProduct(t, 500, 5)+":1"))
+	if v.Status != saga.StatusCompleted {
+		t.Fatalf("order = %s, want COMPLETED", v.Status)
+	}
+	var activities int
+	for _, ev := range s.history(t, v.OrderID) {
+		if ev.GetActivityTaskScheduledEventAttributes() != nil {
+			activities++
+		}
+	}
+	// The server's metrics reach /metrics on its reporting interval.
+	ok, last := eventually(func() (bool, string) {
+		got := eager() - before
+		return activities > 0 && got >= float64(activities), fmt.Sprint(got)
+	})
+	if !ok {
+		t.Errorf("%s activities started eagerly while the order ran its %d; want every one", last, activities)
 	}
 }
 

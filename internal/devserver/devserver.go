@@ -1,6 +1,7 @@
 // Package devserver knows how to run the Temporal dev server (`temporal server
 // start-dev`, from the CLI installed in bin/) the way ordersaga needs it: with the orders'
-// search attributes registered, and with the history service's queue polling sped up.
+// search attributes registered, the history service's queue polling sped up, and
+// activities handed to the worker eagerly.
 package devserver
 
 import (
@@ -23,26 +24,42 @@ type Options struct {
 	LogLevel string
 	// CodecEndpoint is the codec server the Web UI decodes payloads with (empty: none).
 	CodecEndpoint string
-	// DefaultPolling keeps the server's stock queue polling, for measuring what
-	// fastPolling buys.
+	// DefaultPolling keeps the server's stock settings (queue polling among them), for
+	// measuring what tuned buys.
 	DefaultPolling bool
+	// NoEagerActivities keeps the rest of tuned but sends every activity through
+	// matching, for measuring what eagerActivities buys.
+	NoEagerActivities bool
 }
 
-// fastPolling removes the ~45 ms the history service waits between polls of its task
-// queues by default, which otherwise adds up on every hop of a workflow, and lets timers
+// tuned are the dynamic config values of make run's dev server.
+//
+// The first four remove the ~45 ms the history service waits between polls of its task
+// queues by default, which otherwise adds up on every hop of a workflow, and let timers
 // (activity retry backoffs among them) fire on time instead of up to a second late.
-// It also gives each task queue one partition instead of four: with a worker or two
+//
+// The next two give each task queue one partition instead of four: with a worker or two
 // polling, a task that lands on a partition where no poll waits sat there for about two
 // seconds (make bench: 1 activity task in 12 started ~2 s late, on the no-op ceiling as
 // on the saga; with one partition, none in 80). Four partitions are for many pollers.
-var fastPolling = []string{
+//
+// The last is eagerActivities.
+var tuned = []string{
 	"history.transferProcessorMaxPollRPS=2000",
 	"history.timerProcessorMaxPollRPS=2000",
 	"history.visibilityProcessorMaxPollRPS=2000",
 	"history.timerProcessorMaxTimeShift=\"10ms\"",
 	"matching.numTaskqueueReadPartitions=1",
 	"matching.numTaskqueueWritePartitions=1",
+	eagerActivities,
 }
+
+// eagerActivities lets the history service hand an activity that a workflow task
+// schedules straight back to the worker that completed the task, in the answer to its
+// completion, when that worker polls the activity's task queue and has a free slot,
+// instead of queueing it in matching for a poll to collect. Every step of an order is
+// such an activity. It is off by default in the server; BenchmarkOrder measures it.
+const eagerActivities = "system.enableActivityEagerExecution=true"
 
 // Args returns the arguments of `temporal` for o.
 func Args(o Options) []string {
@@ -76,7 +93,10 @@ func Args(o Options) []string {
 		args = append(args, "--search-attribute", sa.Name+"="+sa.TypeName)
 	}
 	if !o.DefaultPolling {
-		for _, kv := range fastPolling {
+		for _, kv := range tuned {
+			if kv == eagerActivities && o.NoEagerActivities {
+				continue
+			}
 			args = append(args, "--dynamic-config-value", kv)
 		}
 	}
