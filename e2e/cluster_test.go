@@ -255,9 +255,10 @@ func (c *cluster) temporal() config.Temporal {
 
 // TestClusterSaga runs the saga's scenarios (every outcome, cancel, approval,
 // NEEDS_ATTENTION and retry, idempotency, bad input) on the cluster profile, each request
-// going to the next of the two API replicas in turn, and then checks the cluster's books:
-// stock, balances, payments and shipments agree with every order's final status, and no
-// order's workflow is left running.
+// going to the next of the two API replicas in turn, checks that the server starts an
+// order's activities eagerly (as server 1.32 does by default), and then checks the
+// cluster's books: stock, balances, payments and shipments agree with every order's final
+// status, and no order's workflow is left running.
 func TestClusterSaga(t *testing.T) {
 	c := startCluster(t, needCluster(t))
 	s := c.stack
@@ -265,6 +266,9 @@ func TestClusterSaga(t *testing.T) {
 	for _, sc := range sagaScenarios {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, s) })
 	}
+	t.Run("steps run eagerly", func(t *testing.T) {
+		stepsRunEagerly(t, s, fmt.Sprintf("http://127.0.0.1:%d/metrics", c.ports["TEMPORAL_METRICS_PORT"]))
+	})
 	s.checkBooks(t)
 	c.make.interrupt(t, c.pids)
 }
