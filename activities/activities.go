@@ -31,6 +31,7 @@ import (
 type OrderService interface {
 	Create(ctx context.Context, req order.CreateRequest) (order.Order, error)
 	Confirm(ctx context.Context, orderID string) (order.Order, error)
+	ConfirmWithView(ctx context.Context, orderID string, req order.ConfirmRequest) (order.Order, error)
 	Cancel(ctx context.Context, orderID string, req order.CancelRequest) (order.Order, error)
 	SetStatus(ctx context.Context, orderID string, u order.StatusUpdate) (order.Order, error)
 }
@@ -222,11 +223,24 @@ func (a *Activities) CancelShipment(ctx context.Context, orderID string) (saga.R
 	return c.done(ctx, "shipment "+string(s.Status), err)
 }
 
-// ConfirmOrder marks the order COMPLETED: the point of no return (step 7).
+// ConfirmedDetail is the detail of a successful ConfirmOrder or ConfirmOrderWithState.
+const ConfirmedDetail = "order COMPLETED"
+
+// ConfirmOrder marks the order COMPLETED: the point of no return (step 7). Orders placed
+// before saga revision 3 run it; later ones run ConfirmOrderWithState.
 func (a *Activities) ConfirmOrder(ctx context.Context, orderID string) (saga.Result, error) {
 	c := begin(config.Order)
 	_, err := a.Orders.Confirm(ctx, orderID)
-	return c.done(ctx, "order COMPLETED", err)
+	return c.done(ctx, ConfirmedDetail, err)
+}
+
+// ConfirmOrderWithState marks the order COMPLETED (step 7) and hands the order service
+// the saga's final view of it (in.State, version in.Version) in the same call, so that
+// the read model needs no separate SyncOrderStatus at the end.
+func (a *Activities) ConfirmOrderWithState(ctx context.Context, in saga.StatusInput) (saga.Result, error) {
+	c := begin(config.Order)
+	_, err := a.Orders.ConfirmWithView(ctx, in.OrderID, order.ConfirmRequest{Version: in.Version, State: in.State})
+	return c.done(ctx, ConfirmedDetail, err)
 }
 
 // SyncOrderStatus mirrors a status of the saga, and its view of the order, into the order

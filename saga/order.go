@@ -129,8 +129,8 @@ type CancelOrderInput struct {
 	ErrorType  string `json:"errorType,omitempty"`
 }
 
-// StatusInput is the input of SyncOrderStatus: a status of the saga and its view of the
-// order. Reason, FailedStep and ErrorType describe a final CANCELLED or REJECTED.
+// StatusInput is the input of SyncOrderStatus and ConfirmOrderWithState: a status of
+// the saga and its view of the order. Reason, FailedStep and ErrorType describe a final CANCELLED or REJECTED.
 type StatusInput struct {
 	OrderID    string          `json:"orderId"`
 	Status     string          `json:"status"`
@@ -160,7 +160,7 @@ type OrderInput struct {
 // of revision r with every change that r includes, so a build may place orders under a
 // revision only once every worker runs those changes: deploy the workers before the
 // processes that place orders (the API), and roll back in the other order.
-const Revision = 2
+const Revision = 3
 
 // Policy holds the per-order settings of the saga.
 type Policy struct {

@@ -5,6 +5,7 @@ package workflows_test
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,6 +186,56 @@ func TestTheReadModelHoldsTheFinalState(t *testing.T) {
 	if mirrored.Status != saga.StatusCompleted || mirrored.Version != final.Version ||
 		mirrored.Step(saga.StepConfirmOrder).Status != saga.StepCompleted {
 		t.Errorf("read model = %s v%d, want the final state %s v%d", mirrored.Status, mirrored.Version, final.Status, final.Version)
+	}
+}
+
+// From saga revision 3 the confirm carries the final state to the read model: one call,
+// no separate mirror, and the read model holds exactly the state the workflow ended with.
+func TestTheConfirmCarriesTheFinalState(t *testing.T) {
+	placed := func() saga.OrderInput {
+		in := testOrder()
+		in.Revision = saga.Revision
+		in.Policy.StatusMirror = saga.MirrorMilestones
+		return in
+	}
+	t.Run("in the confirm itself", func(t *testing.T) {
+		h := newHarness(t)
+		h.run(placed())
+		h.wantOutcome("", saga.StatusCompleted)
+		if h.fakes.syncs != 0 || !slices.Equal(h.fakes.statuses, []string{"COMPLETED:"}) {
+			t.Errorf("%d status mirrors, statuses %v; want none beside the confirm, which carried COMPLETED", h.fakes.syncs, h.fakes.statuses)
+		}
+		wantReadModelIs(t, h)
+	})
+	t.Run("again after a retried confirm, whose view counted one attempt", func(t *testing.T) {
+		h := newHarness(t)
+		h.fakes.failNext("ConfirmOrder", unavailable("the first attempt did not arrive"))
+		h.run(placed())
+		h.wantOutcome("", saga.StatusCompleted)
+		if h.fakes.syncs != 1 {
+			t.Errorf("%d status mirrors after the confirm, want 1", h.fakes.syncs)
+		}
+		if got := h.state().Step(saga.StepConfirmOrder).Attempts; got != 2 {
+			t.Errorf("confirm attempts = %d, want 2", got)
+		}
+		wantReadModelIs(t, h)
+	})
+}
+
+// wantReadModelIs checks that the order service holds the workflow's final state, byte
+// for byte as the workflow marshals it.
+func wantReadModelIs(t *testing.T, h *harness) {
+	t.Helper()
+	var result saga.OrderState
+	if err := h.env.GetWorkflowResult(&result); err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(h.fakes.state) != string(want) {
+		t.Errorf("read model holds\n%s\nwant the final state\n%s", h.fakes.state, want)
 	}
 }
 

@@ -27,8 +27,12 @@ type fakeServices struct {
 	// chargedCents is the amount of the last successful charge.
 	chargedCents int64
 	statuses     []string
-	// state is the saga's last view of the order, as mirrored to the order service.
-	state []byte
+	// state is the saga's last view of the order, as mirrored to the order service, and
+	// version its version.
+	state   []byte
+	version int64
+	// syncs counts the status mirrors (SetStatus calls).
+	syncs int
 	// reasons are the reasons the order service was given, by CancelOrder and the final
 	// status.
 	reasons []string
@@ -137,6 +141,25 @@ func (f orderFake) Confirm(_ context.Context, id string) (order.Order, error) {
 	return order.Order{OrderID: id, Status: order.Completed}, f.call("ConfirmOrder")
 }
 
+// ConfirmWithView keeps the view as the order service does: only when it is newer.
+func (f orderFake) ConfirmWithView(_ context.Context, id string, req order.ConfirmRequest) (order.Order, error) {
+	err := f.call("ConfirmOrder")
+	if err == nil {
+		err = req.Validate()
+	}
+	if err != nil {
+		return order.Order{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if req.Version > f.version {
+		f.statuses = append(f.statuses, string(order.Completed)+":")
+		f.reasons = append(f.reasons, "")
+		f.state, f.version = req.State, req.Version
+	}
+	return order.Order{OrderID: id, Status: order.Completed}, nil
+}
+
 // Cancel and SetStatus check their requests as the order service does, and record what
 // the service would store: intermediate statuses as "STATUS", final ones as
 // "STATUS:ErrorType".
@@ -160,13 +183,17 @@ func (f orderFake) SetStatus(_ context.Context, id string, u order.StatusUpdate)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.syncs++
+	if u.Version <= f.version {
+		return order.Order{OrderID: id, Status: u.Status}, nil // stale: the service ignores it
+	}
 	if u.Status.Terminal() {
 		f.statuses = append(f.statuses, string(u.Status)+":"+u.ErrorType)
 		f.reasons = append(f.reasons, u.Reason)
 	} else {
 		f.statuses = append(f.statuses, string(u.Status))
 	}
-	f.state = u.State
+	f.state, f.version = u.State, u.Version
 	return order.Order{OrderID: id, Status: u.Status}, nil
 }
 

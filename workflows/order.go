@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -97,6 +98,9 @@ type order struct {
 	approval *approval
 	// operator is the operator's answer to a stuck compensation, once given.
 	operator *operatorAction
+	// mirrored is the version of the state that the order service already holds, carried
+	// there by ConfirmOrderWithState (0: none).
+	mirrored int64
 }
 
 type approval struct {
@@ -292,7 +296,11 @@ func (o *order) awaitApproval(ctx workflow.Context) error {
 }
 
 // confirm is step 6. It runs on a disconnected context (a cancellation can no longer stop
-// it) and retries until the order service records the order COMPLETED.
+// it) and retries until the order service records the order COMPLETED. From revision 3
+// on it hands the service the state the order will end in, predicted for a confirm that
+// succeeds at its first attempt, so that the read model's final state costs no call of
+// its own; a retried confirm makes that prediction wrong, and the final state then goes
+// out separately with the next version (setStatus).
 func (o *order) confirm(ctx workflow.Context) error {
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	st := o.state.Step(saga.StepConfirmOrder)
@@ -307,7 +315,16 @@ func (o *order) confirm(ctx workflow.Context) error {
 	var a *activities.Activities
 	var res saga.Result
 	started := workflow.Now(ctx)
-	if err := workflow.ExecuteActivity(actx, a.ConfirmOrder, o.in.OrderID).Get(actx, &res); err != nil {
+	var err error
+	var final saga.OrderState // the state the order service was handed, when it was
+	if o.in.Revision >= revisionConfirmCarriesState {
+		final = o.completed(ctx, saga.Result{Attempt: 1, Detail: activities.ConfirmedDetail})
+		in := saga.StatusInput{OrderID: o.in.OrderID, Status: string(saga.StatusCompleted), Version: final.Version, State: marshal(o.log, final)}
+		err = workflow.ExecuteActivity(actx, a.ConfirmOrderWithState, in).Get(actx, &res)
+	} else {
+		err = workflow.ExecuteActivity(actx, a.ConfirmOrder, o.in.OrderID).Get(actx, &res)
+	}
+	if err != nil {
 		// Only an impossible state gets here (the order was cancelled behind the saga's
 		// back): fail loudly, without compensating past the point of no return.
 		st.Status, st.Attempts, st.Error = saga.StepFailed, attempts(err, 0), errorInfo(err)
@@ -316,10 +333,35 @@ func (o *order) confirm(ctx workflow.Context) error {
 		o.publish(ctx)
 		return err
 	}
+	o.metrics.stepDone(ctx, saga.StepConfirmOrder, started, res.Attempt, nil)
+	if final.Version != 0 && res == (saga.Result{Attempt: 1, Detail: activities.ConfirmedDetail}) {
+		// The order service holds this very state: take it as the workflow's too.
+		o.state, o.mirrored = final, final.Version
+		workflow.SetCurrentDetails(ctx, progressMarkdown(&o.state))
+		o.announce(ctx)
+		return nil
+	}
+	if final.Version != 0 {
+		// The confirm was retried, so the view it carried is out of date: the final
+		// status goes out with a newer version.
+		o.state.Version = final.Version
+	}
 	st.Status, st.Attempts, st.Detail = saga.StepCompleted, res.Attempt, res.Detail
-	o.metrics.stepDone(ctx, saga.StepConfirmOrder, started, st.Attempts, nil)
 	o.setStatus(ctx, saga.StatusCompleted)
 	return nil
+}
+
+// completed is the order's state once ConfirmOrder returns res: the step done, the order
+// COMPLETED under its next version. It leaves o.state as it is.
+func (o *order) completed(ctx workflow.Context, res saga.Result) saga.OrderState {
+	final := o.state
+	final.Steps = slices.Clone(o.state.Steps)
+	st := final.Step(saga.StepConfirmOrder)
+	st.Status, st.Attempts, st.Detail = saga.StepCompleted, res.Attempt, res.Detail
+	final.Status = saga.StatusCompleted
+	final.Version++
+	final.UpdatedAt = workflow.Now(ctx)
+	return final
 }
 
 // abort handles a failed or cancelled step: it records why, unwinds the compensation
@@ -476,7 +518,9 @@ func (o *order) lastCancel() *saga.Event {
 // (SyncOrderStatus, with the saga's whole view of the order). An intermediate status is
 // mirrored best effort: a missed one is repaired by the next. The final status is
 // mirrored until the order service takes it, so that the read model ends where the saga
-// ended (an order whose compensation an operator resolved by hand included).
+// ended (an order whose compensation an operator resolved by hand included). A
+// COMPLETED order of revision 3 or later usually needs no mirror of its own: its
+// confirm carried the final state (see confirm).
 func (o *order) setStatus(ctx workflow.Context, s saga.OrderStatus) {
 	o.state.Status = s
 	o.state.Version++
@@ -484,14 +528,22 @@ func (o *order) setStatus(ctx workflow.Context, s saga.OrderStatus) {
 		o.publish(ctx) // in the workflow only (see saga.MirrorMilestones)
 		return
 	}
+	o.publish(ctx)
+	o.announce(ctx)
+}
+
+// announce makes the state's status known outside the workflow: the OrderStatus search
+// attribute, the finished-order metrics, and the order service's read model, unless it
+// holds this version already.
+func (o *order) announce(ctx workflow.Context) {
+	s := o.state.Status
 	if err := workflow.UpsertTypedSearchAttributes(ctx, saga.SearchAttrOrderStatus.ValueSet(string(s))); err != nil {
 		o.log.Warn("upsert OrderStatus", "error", err)
 	}
-	o.publish(ctx)
 	if s.Final() {
 		o.metrics.finished(ctx, &o.state)
 	}
-	if s == saga.StatusPending || ctx.Err() != nil {
+	if s == saga.StatusPending || ctx.Err() != nil || o.state.Version == o.mirrored {
 		return
 	}
 	opts := syncOptions
@@ -506,7 +558,7 @@ func (o *order) setStatus(ctx workflow.Context, s saga.OrderStatus) {
 			in.Reason, in.FailedStep, in.ErrorType = out.Reason, out.FailedStep, out.ErrorType
 		}
 	}
-	in.State = o.snapshot()
+	in.State = marshal(o.log, o.state)
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, opts)
 	if err := workflow.ExecuteLocalActivity(lctx, a.SyncOrderStatus, in).Get(lctx, nil); err != nil {
@@ -514,13 +566,14 @@ func (o *order) setStatus(ctx workflow.Context, s saga.OrderStatus) {
 	}
 }
 
-// snapshot is the state as JSON, for the read model. (encoding/json is deterministic for
-// these types, structs and slices, its output fixed by the fields' order; workflowcheck
-// follows its type cache into the runtime's garbage collector and reports it.)
-func (o *order) snapshot() json.RawMessage {
-	b, err := json.Marshal(o.state) //workflowcheck:ignore
-	if err != nil {                 // a struct of strings, numbers and times always marshals
-		o.log.Error("marshal the order state", "error", err)
+// marshal is an order's state as JSON, for the read model. (encoding/json is
+// deterministic for these types, structs and slices, its output fixed by the fields'
+// order; workflowcheck follows its type cache into the runtime's garbage collector and
+// reports it.)
+func marshal(logger log.Logger, st saga.OrderState) json.RawMessage {
+	b, err := json.Marshal(st) //workflowcheck:ignore
+	if err != nil {            // a struct of strings, numbers and times always marshals
+		logger.Error("marshal the order state", "error", err)
 		return nil
 	}
 	return b

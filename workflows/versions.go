@@ -51,6 +51,10 @@ const (
 	// reservation (and restored by RestoreCoupon); the approval and the charge then
 	// apply to the discounted total.
 	revisionCoupons = 2
+	// revisionConfirmCarriesState: ConfirmOrderWithState completes the order and hands
+	// the order service the saga's final view in one call; the final SyncOrderStatus
+	// runs only when the confirm was retried (the view it carried counted one attempt).
+	revisionConfirmCarriesState = 3
 )
 
 // revisionOf is the first order revision that includes change id: orders of that

@@ -71,6 +71,14 @@ func (c *Client) Confirm(ctx context.Context, orderID string) (Order, error) {
 	return o, err
 }
 
+// ConfirmWithView completes an order as Confirm does and keeps req's view of it (the
+// saga's final state) in the same call.
+func (c *Client) ConfirmWithView(ctx context.Context, orderID string, req ConfirmRequest) (Order, error) {
+	var o Order
+	err := c.c.Do(ctx, http.MethodPost, orderPath(orderID)+"/confirm", req, &o)
+	return o, err
+}
+
 // Cancel marks an order CANCELLED or REJECTED, or leaves a tombstone when it does not
 // exist; it returns ErrCompleted for a COMPLETED order.
 func (c *Client) Cancel(ctx context.Context, orderID string, req CancelRequest) (Order, error) {

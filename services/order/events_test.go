@@ -15,6 +15,7 @@ import (
 	"github.com/ordersaga/ordersaga/internal/outbox"
 	"github.com/ordersaga/ordersaga/internal/outbox/outboxtest"
 	"github.com/ordersaga/ordersaga/internal/servicetest"
+	"github.com/ordersaga/ordersaga/internal/validate"
 	"github.com/ordersaga/ordersaga/services/order"
 )
 
@@ -69,6 +70,55 @@ func TestEvents(t *testing.T) {
 				t.Fatalf("cancel of a completed order: err = %v, want ErrCompleted", err)
 			}
 			outboxtest.Want(t, db, "order", "o-ev1", order.EventOrderCreated, order.EventOrderConfirmed)
+		})
+		t.Run("a confirm with the saga's view keeps it and writes OrderConfirmed with it, once", func(t *testing.T) {
+			s.create(t, newOrder("o-ev9"))
+			if _, err := s.client.SetStatus(ctx, "o-ev9", order.StatusUpdate{Status: order.Reserved, Version: 1, State: []byte(`{"status":"RESERVED"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			for _, bad := range []order.ConfirmRequest{{Version: 2}, {Version: 2, State: []byte(`[1]`)}, {State: []byte(`{}`)}} {
+				if _, err := s.client.ConfirmWithView(ctx, "o-ev9", bad); !errors.Is(err, validate.ErrInvalid) {
+					t.Errorf("confirm with view %+v: err = %v, want invalid", bad, err)
+				}
+			}
+			outboxtest.Want(t, db, "order", "o-ev9", order.EventOrderCreated)
+
+			view := order.ConfirmRequest{Version: 2, State: []byte(`{"status":"COMPLETED"}`)}
+			o, err := s.client.ConfirmWithView(ctx, "o-ev9", view)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Status != order.Completed || o.Version != 2 || string(o.State) != string(view.State) {
+				t.Fatalf("confirmed = %s v%d %s, want COMPLETED v2 with the view", o.Status, o.Version, o.State)
+			}
+			events := outboxtest.Want(t, db, "order", "o-ev9", order.EventOrderCreated, order.EventOrderConfirmed)
+			s.wantBody(t, events[1])
+
+			// A retried confirm with the same view, and a stale one, change nothing; a newer
+			// status update still replaces the view.
+			for _, again := range []order.ConfirmRequest{view, {Version: 1, State: []byte(`{"status":"stale"}`)}} {
+				if got, err := s.client.ConfirmWithView(ctx, "o-ev9", again); err != nil || !reflect.DeepEqual(got, o) {
+					t.Errorf("confirm again with v%d = %+v, %v; want the order unchanged", again.Version, got, err)
+				}
+			}
+			if got, err := s.client.SetStatus(ctx, "o-ev9", order.StatusUpdate{Status: order.Completed, Version: 3, State: []byte(`{"attempts":2}`)}); err != nil ||
+				got.Status != order.Completed || got.Version != 3 {
+				t.Errorf("newer view = %+v, %v; want COMPLETED v3", got, err)
+			}
+			outboxtest.Want(t, db, "order", "o-ev9", order.EventOrderCreated, order.EventOrderConfirmed)
+		})
+		t.Run("a confirm with a view of a cancelled order is refused and keeps nothing", func(t *testing.T) {
+			s.create(t, newOrder("o-ev10"))
+			if _, err := s.client.Cancel(ctx, "o-ev10", cancelled); err != nil {
+				t.Fatal(err)
+			}
+			before := s.get(t, "o-ev10")
+			if _, err := s.client.ConfirmWithView(ctx, "o-ev10", order.ConfirmRequest{Version: 5, State: []byte(`{"status":"COMPLETED"}`)}); !errors.Is(err, order.ErrCompensated) {
+				t.Fatalf("err = %v, want ErrCompensated", err)
+			}
+			if got := s.get(t, "o-ev10"); !reflect.DeepEqual(got, before) {
+				t.Errorf("after the refused confirm = %+v, want %+v", got, before)
+			}
 		})
 		t.Run("a cancel writes OrderCancelled, a rejection OrderRejected, once", func(t *testing.T) {
 			for _, c := range []struct {

@@ -18,7 +18,7 @@ import (
 //	POST /orders                        create an order (fault operation "create"): 201, or 200 on replay
 //	GET  /orders?customerId=&status=&limit=&cursor=  a page of orders, newest first
 //	GET  /orders/{orderId}              one order
-//	POST /orders/{orderId}/confirm      complete it (fault operation "confirm")
+//	POST /orders/{orderId}/confirm      complete it, keeping the saga's final view when the body (ConfirmRequest) has one (fault operation "confirm")
 //	POST /orders/{orderId}/cancel       cancel or reject it, body CancelRequest (fault operation "cancel")
 //	PUT  /orders/{orderId}/status       mirror an intermediate status, body StatusUpdate
 //	GET|PUT /admin/faults               fault injection settings
@@ -70,7 +70,12 @@ func (h handler) list(c *gin.Context) {
 }
 
 func (h handler) confirm(c *gin.Context) {
-	o, err := h.store.Confirm(c.Request.Context(), c.Param("orderId"))
+	var req ConfirmRequest
+	if err := httpx.BindOptionalJSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	o, err := h.store.Confirm(c.Request.Context(), c.Param("orderId"), req)
 	httpx.Respond(c, http.StatusOK, o, err)
 }
 

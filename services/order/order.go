@@ -195,6 +195,22 @@ type StatusUpdate struct {
 	State      json.RawMessage `json:"state,omitempty"`
 }
 
+// ConfirmRequest is the optional body of a confirm: the saga's final view of the order,
+// kept with the order as a StatusUpdate of that version would keep it, in the same
+// transaction that completes it. Empty, the confirm completes the order alone.
+type ConfirmRequest struct {
+	Version int64           `json:"version,omitempty"`
+	State   json.RawMessage `json:"state,omitempty"`
+}
+
+// Validate checks a confirm's body as the service does: a view has a version of at
+// least 1 and a state that is a JSON object of at most 256 KiB.
+func (r ConfirmRequest) Validate() error {
+	var v validate.Validator
+	validateConfirm(&v, r)
+	return v.Err()
+}
+
 // ListQuery selects a page of orders: the query parameters customerId, status, limit and
 // cursor. Empty fields do not filter; Limit 0 means DefaultLimit.
 type ListQuery struct {
@@ -294,6 +310,15 @@ func validateStatusUpdate(v *validate.Validator, u StatusUpdate) {
 	domain.Label.Check(v, "failedStep", u.FailedStep)
 	domain.Label.Check(v, "errorType", u.ErrorType)
 	v.Check(len(u.State) == 0 || (len(u.State) <= maxStateBytes && isJSONObject(u.State)), "state",
+		"must be a JSON object of at most 256 KiB")
+}
+
+func validateConfirm(v *validate.Validator, r ConfirmRequest) {
+	if r.Version == 0 && len(r.State) == 0 {
+		return // no view: the confirm alone
+	}
+	v.Check(r.Version >= 1, "version", "must be at least 1")
+	v.Check(len(r.State) <= maxStateBytes && isJSONObject(r.State), "state",
 		"must be a JSON object of at most 256 KiB")
 }
 

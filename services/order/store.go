@@ -168,22 +168,34 @@ func (s *Store) Create(ctx context.Context, req CreateRequest) (Order, bool, err
 }
 
 // Confirm marks an order COMPLETED, the point of no return, and writes OrderConfirmed.
-// Confirming a COMPLETED order again returns it unchanged and writes nothing.
+// Confirming a COMPLETED order again returns it unchanged and writes nothing. A request
+// with a view (req.Version above 0) also keeps the saga's final view of the order, as
+// SetStatus would, in the same transaction: the saga's last status mirror rides on its
+// last step. A view no newer than the order's version changes nothing.
 //
 // It returns ErrNotFound, ErrCompensated when the order was cancelled or rejected, or a
-// *validate.Error for an invalid order ID.
-func (s *Store) Confirm(ctx context.Context, orderID string) (Order, error) {
-	if err := checkOrderID(orderID); err != nil {
+// *validate.Error for an invalid order ID or view.
+func (s *Store) Confirm(ctx context.Context, orderID string, req ConfirmRequest) (Order, error) {
+	var v validate.Validator
+	domain.ID(orderID).Check(&v, "orderId")
+	validateConfirm(&v, req)
+	if err := v.Err(); err != nil {
 		return Order{}, err
 	}
 	var o Order
 	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
-		var (
-			changed bool
-			err     error
-		)
-		o, changed, err = decide(tx, orderID, decideConfirm)
-		if err != nil || !changed {
+		confirmed := false
+		var err error
+		o, _, err = decide(tx, orderID, func(o Order) (Order, bool, error) {
+			o, changed, err := decideConfirm(o)
+			confirmed = changed
+			if err != nil || req.Version == 0 {
+				return o, changed, err
+			}
+			o, viewed := applyStatus(o, StatusUpdate{Status: Completed, Version: req.Version, State: req.State})
+			return o, changed || viewed, nil
+		})
+		if err != nil || !confirmed {
 			return err
 		}
 		return outbox.Add(tx, service, EventOrderConfirmed, orderID, o)
@@ -383,14 +395,6 @@ func decodeCursor(s string) (cursor, bool) {
 		return cursor{}, false
 	}
 	return cursor{micros: n, orderID: id}, true
-}
-
-// checkOrderID returns a *validate.Error unless orderID is a valid ID.
-func checkOrderID(orderID string) error {
-	if !domain.ID(orderID).Valid() {
-		return validate.Invalid("orderId", domain.IDRule)
-	}
-	return nil
 }
 
 // take loads one order row, or returns ErrNotFound.
