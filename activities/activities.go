@@ -226,6 +226,10 @@ func (a *Activities) CancelShipment(ctx context.Context, orderID string) (saga.R
 // ConfirmedDetail is the detail of a successful ConfirmOrder or ConfirmOrderWithState.
 const ConfirmedDetail = "order COMPLETED"
 
+// MaxStateBytes is the largest view of an order (saga.StatusInput.State) that the order
+// service keeps; it refuses a larger one as invalid.
+const MaxStateBytes = order.MaxStateBytes
+
 // ConfirmOrder marks the order COMPLETED: the point of no return (step 7). Orders placed
 // before saga revision 3 run it; later ones run ConfirmOrderWithState.
 func (a *Activities) ConfirmOrder(ctx context.Context, orderID string) (saga.Result, error) {

@@ -5,6 +5,7 @@ package workflows_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -220,6 +221,23 @@ func TestTheConfirmCarriesTheFinalState(t *testing.T) {
 		}
 		wantReadModelIs(t, h)
 	})
+}
+
+// A view larger than the order service keeps must not fail the point of no return: the
+// order completes with the plain confirm.
+func TestAnOversizedViewDoesNotFailTheConfirm(t *testing.T) {
+	in := testOrder()
+	in.Revision = saga.Revision
+	in.Policy.StatusMirror = saga.MirrorMilestones
+	for i := range 10000 {
+		in.Items = append(in.Items, saga.Item{SKU: fmt.Sprintf("SKU-%05d", i), Quantity: 1, UnitPriceCents: 1})
+	}
+	h := newHarness(t)
+	h.run(in)
+	h.wantOutcome("", saga.StatusCompleted)
+	if n := h.fakes.count("ConfirmOrder"); n != 1 {
+		t.Errorf("%d confirms, want 1", n)
+	}
 }
 
 // wantReadModelIs checks that the order service holds the workflow's final state, byte

@@ -317,9 +317,17 @@ func (o *order) confirm(ctx workflow.Context) error {
 	started := workflow.Now(ctx)
 	var err error
 	var final saga.OrderState // the state the order service was handed, when it was
+	var view json.RawMessage
 	if o.in.Revision >= revisionConfirmCarriesState {
 		final = o.completed(ctx, saga.Result{Attempt: 1, Detail: activities.ConfirmedDetail})
-		in := saga.StatusInput{OrderID: o.in.OrderID, Status: string(saga.StatusCompleted), Version: final.Version, State: marshal(o.log, final)}
+		if view = marshal(o.log, final); len(view) == 0 || len(view) > activities.MaxStateBytes {
+			// A view the service would refuse must not fail the confirm: it goes out
+			// separately afterwards, where a refusal only costs the read model's copy.
+			final, view = saga.OrderState{}, nil
+		}
+	}
+	if view != nil {
+		in := saga.StatusInput{OrderID: o.in.OrderID, Status: string(saga.StatusCompleted), Version: final.Version, State: view}
 		err = workflow.ExecuteActivity(actx, a.ConfirmOrderWithState, in).Get(actx, &res)
 	} else {
 		err = workflow.ExecuteActivity(actx, a.ConfirmOrder, o.in.OrderID).Get(actx, &res)

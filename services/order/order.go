@@ -247,8 +247,9 @@ const (
 	// MaxLimit is the largest page size.
 	MaxLimit = 100
 
-	// maxStateBytes bounds the saga's view of an order (StatusUpdate.State).
-	maxStateBytes = 256 << 10
+	// MaxStateBytes bounds the saga's view of an order (StatusUpdate.State and
+	// ConfirmRequest.State).
+	MaxStateBytes = 256 << 10
 )
 
 // validateCreate checks every field of a create request.
@@ -309,7 +310,7 @@ func validateStatusUpdate(v *validate.Validator, u StatusUpdate) {
 	domain.Reason.Check(v, "reason", u.Reason)
 	domain.Label.Check(v, "failedStep", u.FailedStep)
 	domain.Label.Check(v, "errorType", u.ErrorType)
-	v.Check(len(u.State) == 0 || (len(u.State) <= maxStateBytes && isJSONObject(u.State)), "state",
+	v.Check(len(u.State) == 0 || (len(u.State) <= MaxStateBytes && isJSONObject(u.State)), "state",
 		"must be a JSON object of at most 256 KiB")
 }
 
@@ -318,7 +319,7 @@ func validateConfirm(v *validate.Validator, r ConfirmRequest) {
 		return // no view: the confirm alone
 	}
 	v.Check(r.Version >= 1, "version", "must be at least 1")
-	v.Check(len(r.State) <= maxStateBytes && isJSONObject(r.State), "state",
+	v.Check(len(r.State) <= MaxStateBytes && isJSONObject(r.State), "state",
 		"must be a JSON object of at most 256 KiB")
 }
 
