@@ -130,7 +130,8 @@ type CancelOrderInput struct {
 }
 
 // StatusInput is the input of SyncOrderStatus and ConfirmOrderWithState: a status of
-// the saga and its view of the order. Reason, FailedStep and ErrorType describe a final CANCELLED or REJECTED.
+// the saga and its view of the order. Reason, FailedStep and ErrorType describe a final
+// CANCELLED or REJECTED.
 type StatusInput struct {
 	OrderID    string          `json:"orderId"`
 	Status     string          `json:"status"`

@@ -318,8 +318,9 @@ func (o *order) confirm(ctx workflow.Context) error {
 	var err error
 	var final saga.OrderState // the state the order service was handed, when it was
 	var view json.RawMessage
+	predicted := saga.Result{Attempt: 1, Detail: activities.ConfirmedDetail}
 	if o.in.Revision >= revisionConfirmCarriesState {
-		final = o.completed(ctx, saga.Result{Attempt: 1, Detail: activities.ConfirmedDetail})
+		final = o.completed(ctx, predicted)
 		if view = marshal(o.log, final); len(view) == 0 || len(view) > activities.MaxStateBytes {
 			// A view the service would refuse must not fail the confirm: it goes out
 			// separately afterwards, where a refusal only costs the read model's copy.
@@ -342,14 +343,14 @@ func (o *order) confirm(ctx workflow.Context) error {
 		return err
 	}
 	o.metrics.stepDone(ctx, saga.StepConfirmOrder, started, res.Attempt, nil)
-	if final.Version != 0 && res == (saga.Result{Attempt: 1, Detail: activities.ConfirmedDetail}) {
-		// The order service holds this very state: take it as the workflow's too.
-		o.state, o.mirrored = final, final.Version
-		workflow.SetCurrentDetails(ctx, progressMarkdown(&o.state))
-		o.announce(ctx)
-		return nil
-	}
 	if final.Version != 0 {
+		if res == predicted {
+			// The order service holds this very state: take it as the workflow's too.
+			o.state, o.mirrored = final, final.Version
+			workflow.SetCurrentDetails(ctx, progressMarkdown(&o.state))
+			o.announce(ctx)
+			return nil
+		}
 		// The confirm was retried, so the view it carried is out of date: the final
 		// status goes out with a newer version.
 		o.state.Version = final.Version

@@ -310,8 +310,7 @@ func validateStatusUpdate(v *validate.Validator, u StatusUpdate) {
 	domain.Reason.Check(v, "reason", u.Reason)
 	domain.Label.Check(v, "failedStep", u.FailedStep)
 	domain.Label.Check(v, "errorType", u.ErrorType)
-	v.Check(len(u.State) == 0 || (len(u.State) <= MaxStateBytes && isJSONObject(u.State)), "state",
-		"must be a JSON object of at most 256 KiB")
+	v.Check(len(u.State) == 0 || validState(u.State), "state", stateRule)
 }
 
 func validateConfirm(v *validate.Validator, r ConfirmRequest) {
@@ -319,8 +318,16 @@ func validateConfirm(v *validate.Validator, r ConfirmRequest) {
 		return // no view: the confirm alone
 	}
 	v.Check(r.Version >= 1, "version", "must be at least 1")
-	v.Check(len(r.State) <= MaxStateBytes && isJSONObject(r.State), "state",
-		"must be a JSON object of at most 256 KiB")
+	v.Check(validState(r.State), "state", stateRule)
+}
+
+// stateRule is what validState asks of the saga's view of an order.
+const stateRule = "must be a JSON object of at most 256 KiB"
+
+// validState reports whether state is a view of an order the service keeps: a JSON
+// object of at most MaxStateBytes.
+func validState(state json.RawMessage) bool {
+	return len(state) <= MaxStateBytes && isJSONObject(state)
 }
 
 func isJSONObject(b json.RawMessage) bool {

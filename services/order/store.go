@@ -189,9 +189,10 @@ func (s *Store) Confirm(ctx context.Context, orderID string, req ConfirmRequest)
 		o, _, err = decide(tx, orderID, func(o Order) (Order, bool, error) {
 			o, changed, err := decideConfirm(o)
 			confirmed = changed
-			if err != nil || req.Version == 0 {
-				return o, changed, err
+			if err != nil {
+				return o, false, err
 			}
+			// Without a view (version 0) applyStatus changes nothing.
 			o, viewed := applyStatus(o, StatusUpdate{Status: Completed, Version: req.Version, State: req.State})
 			return o, changed || viewed, nil
 		})
