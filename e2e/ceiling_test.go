@@ -112,6 +112,14 @@ type variant struct {
 	run        func(ctx context.Context) error
 }
 
+func variantNames(vs []variant) []string {
+	var names []string
+	for _, v := range vs {
+		names = append(names, v.name)
+	}
+	return names
+}
+
 // timedCall is one client's call in a pass and the latency it reports.
 type timedCall func(ctx context.Context) (time.Duration, error)
 
@@ -132,6 +140,8 @@ type passResult struct {
 	Latencies []float64 `json:"latenciesMs"`
 	// CPUMs is each process's CPU time over the pass, in ms per order.
 	CPUMs map[string]float64 `json:"cpuMsPerOrder"`
+	// Server is the Temporal server's work over the pass, per order (serverWork).
+	Server map[string]float64 `json:"serverPerOrder"`
 }
 
 // cpuMs is the CPU time of every process over the pass, in ms per order.
@@ -382,7 +392,7 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 	p := passResult{Clients: clients, Orders: total}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	cpu0 := cpuSeconds(b, r.procs)
+	cpu0, work0 := cpuSeconds(b, r.procs), serverWork(b)
 	start := time.Now()
 	for range clients {
 		wg.Go(func() {
@@ -404,6 +414,12 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 	p.Seconds = time.Since(start).Seconds()
 	r.drainAccepted(b)
 	p.CPUMs = cpuMsPerOrder(cpu0, cpuSeconds(b, r.procs), total)
+	p.Server = map[string]float64{}
+	for k, v := range serverWork(b) {
+		if d := (v - work0[k]) / float64(total); d != 0 {
+			p.Server[k] = d
+		}
+	}
 	return p
 }
 
@@ -491,6 +507,31 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 			line += fmt.Sprintf(" %6.1f", spreadOf(ps, func(p passResult) float64 { return p.CPUMs[name] }).Median)
 		}
 		b.Logf("%s %s", line, spreadOf(ps, passResult.cpuMs))
+	}
+	// The server's work per order at 32 clients, where the variants differ.
+	workKeys := map[string]bool{}
+	for _, v := range variants {
+		for _, p := range r.Results[v.name][32] {
+			for k := range p.Server {
+				workKeys[k] = true
+			}
+		}
+	}
+	b.Logf("Temporal server work per order at 32 clients, median of the passes, where the variants differ by 0.2 or more:")
+	b.Logf("%-56s %s", "", strings.Join(variantNames(variants), " "))
+	for _, k := range slices.Sorted(maps.Keys(workKeys)) {
+		var meds []float64
+		for _, v := range variants {
+			meds = append(meds, spreadOf(r.Results[v.name][32], func(p passResult) float64 { return p.Server[k] }).Median)
+		}
+		if slices.Max(meds)-slices.Min(meds) < 0.2 {
+			continue
+		}
+		line := fmt.Sprintf("%-56s", k)
+		for i, v := range variants {
+			line += fmt.Sprintf(" %*.2f", len(v.name), meds[i])
+		}
+		b.Logf("%s", line)
 	}
 	acc := spreadOf(r.Accept, func(p passResult) float64 { return p.pct(.99) })
 	ceilAcc := spreadOf(r.CeilingStart, func(p passResult) float64 { return p.pct(.99) })
@@ -644,6 +685,27 @@ func (r *benchRun) dbCounters(b *testing.B) map[string]float64 {
 		m := scrape(b, r.s.urls[svc]+"/metrics")
 		out[svc+" statements"] = m.sum("ordersaga_db_statements_total")
 		out[svc+" rows written"] = m.sum("ordersaga_db_rows_written_total")
+	}
+	return out
+}
+
+// serverWork reads what the dev server has done so far, from its /metrics: its requests
+// to its database (persistence and visibility, by operation), the tasks its history
+// service processed (by type), and the requests its frontend served (by method). Compared
+// per order between variants, it says which of Temporal's work an order asks for.
+func serverWork(b *testing.B) map[string]float64 {
+	b.Helper()
+	m := scrape(b, "http://"+env.tempMetrics+"/metrics")
+	out := map[string]float64{}
+	for _, c := range []struct{ metric, label, prefix string }{
+		{`persistence_requests`, "operation", "db "},
+		{`visibility_persistence_requests`, "operation", "visibility "},
+		{`task_requests`, "operation", "task "},
+		{`service_requests{service_name="frontend"}`, "operation", "frontend "},
+	} {
+		for k, v := range m.byLabel(c.metric, c.label) {
+			out[c.prefix+k] += v
+		}
 	}
 	return out
 }

@@ -557,6 +557,32 @@ func (m metricsText) sum(metric string) float64 {
 	return total
 }
 
+// byLabel sums the samples of metric (as in sum) by the value of their label.
+func (m metricsText) byLabel(metric, label string) map[string]float64 {
+	out := map[string]float64{}
+	name, labels, _ := strings.Cut(metric, "{")
+	labels = strings.TrimSuffix(labels, "}")
+	var want []string
+	if labels != "" {
+		want = strings.Split(labels, ",")
+	}
+	for _, line := range m {
+		series, value, ok := strings.Cut(line, " ")
+		if !ok || !strings.HasPrefix(series, name+"{") || !allIn(want, series) {
+			continue
+		}
+		_, rest, found := strings.Cut(series, label+`="`)
+		if !found {
+			continue
+		}
+		key, _, _ := strings.Cut(rest, `"`)
+		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			out[key] += v
+		}
+	}
+	return out
+}
+
 func allIn(parts []string, s string) bool {
 	for _, p := range parts {
 		if !strings.Contains(s, p) {

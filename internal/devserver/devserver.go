@@ -43,7 +43,13 @@ type Options struct {
 // seconds (make bench: 1 activity task in 12 started ~2 s late, on the no-op ceiling as
 // on the saga; with one partition, none in 80). Four partitions are for many pollers.
 //
-// The last is eagerActivities.
+// The next is eagerActivities.
+//
+// The last undoes a default of `temporal server start-dev`, which reads the search
+// attributes from its database on every use, so that one created while it runs is seen at
+// once. Ours are registered when it starts (its --search-attribute flags), so it can keep them
+// cached like any Temporal server: the forced reads were about 17 of an order's 60
+// database requests (make bench's server work table).
 var tuned = []string{
 	"history.transferProcessorMaxPollRPS=2000",
 	"history.timerProcessorMaxPollRPS=2000",
@@ -52,6 +58,7 @@ var tuned = []string{
 	"matching.numTaskqueueReadPartitions=1",
 	"matching.numTaskqueueWritePartitions=1",
 	eagerActivities,
+	"system.forceSearchAttributesCacheRefreshOnRead=false",
 }
 
 // eagerActivities lets the history service hand an activity that a workflow task
