@@ -39,8 +39,15 @@ func Consume(ctx context.Context, js jetstream.JetStream, follow bool, fn func(E
 	if err != nil {
 		return fmt.Errorf("consumer of %s: %w", Stream, err)
 	}
+	// One consumer on the server for the whole read, pulled from in batches: Next on an
+	// ordered consumer would delete it and make a new one for every message.
+	msgs, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", Stream, err)
+	}
+	defer msgs.Stop()
 	for {
-		msg, err := cons.Next(jetstream.FetchContext(ctx))
+		msg, err := msgs.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
