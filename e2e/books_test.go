@@ -243,7 +243,7 @@ func TestAnOrderIDReusedAfterRetention(t *testing.T) {
 			t.Errorf("the same key with another body: %d %s, want 422 IdempotencyKeyReused", r.status, r.body)
 		}
 		for _, id := range []string{req.OrderID, app.OrderIDForKey(cust, key)} {
-			if _, err := s.tc.DescribeWorkflowExecution(ctx, saga.WorkflowID(id), ""); !errors.As(err, new(*serviceerror.NotFound)) {
+			if _, err := s.tc.DescribeWorkflow(ctx, saga.WorkflowID(id), ""); !errors.As(err, new(*serviceerror.NotFound)) {
 				t.Errorf("a workflow was started for the reused ID %s: %v", id, err)
 			}
 			if o, err := s.orders.Get(ctx, id); err != nil || o.Status != order.Completed {

@@ -684,11 +684,11 @@ func notFound(err error) bool {
 // searchStatus returns the OrderStatus search attribute of an order's workflow.
 func (s *stack) searchStatus(t *testing.T, orderID string) string {
 	t.Helper()
-	desc, err := s.tc.DescribeWorkflowExecution(context.Background(), saga.WorkflowID(orderID), "")
+	d, err := s.tc.DescribeWorkflow(context.Background(), saga.WorkflowID(orderID), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["OrderStatus"]
+	p := d.RawResponse.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["OrderStatus"]
 	var status string
 	if p == nil || json.Unmarshal(p.GetData(), &status) != nil {
 		t.Fatalf("order %s has no OrderStatus search attribute", orderID)

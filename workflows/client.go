@@ -143,11 +143,11 @@ type Execution struct {
 
 // Describe returns what the server knows of an order's latest workflow run.
 func (c *Client) Describe(ctx context.Context, orderID string) (Execution, error) {
-	desc, err := c.tc.DescribeWorkflowExecution(ctx, saga.WorkflowID(orderID), "")
+	d, err := c.tc.DescribeWorkflow(ctx, saga.WorkflowID(orderID), "")
 	if err != nil {
 		return Execution{}, err
 	}
-	info := desc.GetWorkflowExecutionInfo()
+	info := d.RawResponse.GetWorkflowExecutionInfo()
 	x := Execution{
 		RunID:     info.GetExecution().GetRunId(),
 		Running:   info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
