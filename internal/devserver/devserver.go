@@ -47,9 +47,10 @@ type Options struct {
 //
 // The last undoes a default of `temporal server start-dev`, which reads the search
 // attributes from its database on every use, so that one created while it runs is seen at
-// once. Ours are registered when it starts (its --search-attribute flags), so it can keep them
-// cached like any Temporal server: the forced reads were about 17 of an order's 60
-// database requests (make bench's server work table).
+// once. Ours are registered when it starts (its --search-attribute flags), so it can keep
+// them cached like any Temporal server: the forced reads (cluster metadata and namespace)
+// were 20 to 25 of a saga order's 85 or so database requests (make bench's server work
+// table; BENCHMARKS.md, run Q).
 var tuned = []string{
 	"history.transferProcessorMaxPollRPS=2000",
 	"history.timerProcessorMaxPollRPS=2000",
