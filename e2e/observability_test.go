@@ -534,12 +534,7 @@ func scrape(t testing.TB, url string) metricsText {
 // sum adds the values of the samples of metric (a name, optionally with label matchers
 // name{k="v",...} that must all be present).
 func (m metricsText) sum(metric string) float64 {
-	name, labels, _ := strings.Cut(metric, "{")
-	labels = strings.TrimSuffix(labels, "}")
-	var want []string
-	if labels != "" {
-		want = strings.Split(labels, ",")
-	}
+	name, want := selector(metric)
 	var total float64
 	for _, line := range m {
 		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
@@ -560,12 +555,7 @@ func (m metricsText) sum(metric string) float64 {
 // byLabel sums the samples of metric (as in sum) by the value of their label.
 func (m metricsText) byLabel(metric, label string) map[string]float64 {
 	out := map[string]float64{}
-	name, labels, _ := strings.Cut(metric, "{")
-	labels = strings.TrimSuffix(labels, "}")
-	var want []string
-	if labels != "" {
-		want = strings.Split(labels, ",")
-	}
+	name, want := selector(metric)
 	for _, line := range m {
 		series, value, ok := strings.Cut(line, " ")
 		if !ok || !strings.HasPrefix(series, name+"{") || !allIn(want, series) {
@@ -581,6 +571,15 @@ func (m metricsText) byLabel(metric, label string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// selector splits name{k="v",...} into the name and the label matchers.
+func selector(metric string) (name string, want []string) {
+	name, labels, _ := strings.Cut(metric, "{")
+	if labels = strings.TrimSuffix(labels, "}"); labels != "" {
+		want = strings.Split(labels, ",")
+	}
+	return name, want
 }
 
 func allIn(parts []string, s string) bool {
