@@ -405,11 +405,8 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 	for range clients {
 		wg.Go(func() {
 			for range jobs {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				d, err := run(ctx)
-				cancel()
-				if err != nil {
-					b.Error(err)
+				d, ok := once(b, run)
+				if !ok {
 					continue
 				}
 				mu.Lock()
@@ -431,6 +428,18 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 	return p
 }
 
+// once makes one call of run, within a minute, and reports its error to b.
+func once(b *testing.B, run timedCall) (time.Duration, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := run(ctx)
+	if err != nil {
+		b.Error(err)
+		return 0, false
+	}
+	return d, true
+}
+
 // timerHorizon is how long after its last task an order still makes the server work:
 // every workflow task and activity sets a timeout timer (10 s: the SDK's workflow task
 // timeout and the steps' StartToClose), which fires, and is found stale, that long after
@@ -448,12 +457,7 @@ func (r *benchRun) leadIn(b *testing.B, run timedCall, clients int) {
 	for range clients {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				_, err := run(ctx)
-				cancel()
-				if err != nil {
-					b.Error(err)
-				}
+				once(b, run)
 			}
 		})
 	}
