@@ -23,6 +23,7 @@ import (
 	"github.com/ordersaga/ordersaga/app"
 	"github.com/ordersaga/ordersaga/bench"
 	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -42,7 +43,7 @@ import (
 // tests' at the end.
 func BenchmarkSagaVsCeiling(b *testing.B) {
 	s := env.stacks[0]
-	r := &benchRun{s: s, ceilingQueue: startCeilingWorker(b, s), Machine: machine()}
+	r := &benchRun{s: s, api: httpx.NewHTTPClient(), ceilingQueue: startCeilingWorker(b, s), Machine: machine()}
 	r.procs = map[string]int{"temporal": env.temporalProc.Pid(), "worker": s.worker.Pid(), "services": s.services.Pid(),
 		"api": s.api.Pid(), "ceiling-worker": env.ceilingWorker.Pid()}
 	r.sku = s.newProduct(b, 100, 1_000_000)
@@ -93,6 +94,7 @@ func BenchmarkSagaVsCeiling(b *testing.B) {
 // benchRun is one run of BenchmarkSagaVsCeiling and, exported, its results.
 type benchRun struct {
 	s            *stack
+	api          *http.Client // the customers' client: a kept-alive connection each
 	ceilingQueue string
 	sku, cust    string
 	placed       int            // orders this bench placed on the stack
@@ -336,7 +338,7 @@ func (r *benchRun) accept(ctx context.Context) (string, error) {
 func (r *benchRun) awaitCompleted(ctx context.Context, id string) error {
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.s.apiURL+"/v1/orders/"+id+"?wait=10s&live=true", nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := r.api.Do(req)
 		if err != nil {
 			return err
 		}
@@ -360,7 +362,7 @@ func (r *benchRun) placeVia(ctx context.Context, path string, want saga.OrderSta
 	body, _ := json.Marshal(orderRequest(r.cust, payment.MethodVisa, "US", items...))
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.s.apiURL+path, strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.api.Do(req)
 	if err != nil {
 		return "", err
 	}

@@ -89,7 +89,8 @@ type Config struct {
 	// Rate paces the orders: at most this many are placed per second (0: as fast as the
 	// customers place them).
 	Rate float64
-	// HTTP is the client to use (default: one with a 30s timeout per request).
+	// HTTP is the client to use (default: one with a 40 s timeout per request that keeps
+	// a connection alive for each customer).
 	HTTP *http.Client
 }
 
@@ -219,7 +220,12 @@ func (c *Config) defaults() error {
 		c.Seed = rand.Uint64()
 	}
 	if c.HTTP == nil {
-		c.HTTP = &http.Client{Timeout: 40 * time.Second}
+		// Customers keep their connections, as browsers and load balancers do. The default
+		// transport keeps two idle connections a host and closes the others, so most
+		// requests from many customers would pay the API for a new TCP connection.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = c.Concurrency
+		c.HTTP = &http.Client{Timeout: 40 * time.Second, Transport: t}
 	}
 	return nil
 }
