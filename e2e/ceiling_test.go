@@ -206,29 +206,57 @@ func startCeilingWorker(b *testing.B, s *stack) string {
 	return queue
 }
 
-// learnShape places one order and reads the saga's shape from its history: the
-// activities and local activities, in order, that the ceiling then repeats.
+// learnShape places one order through the API and reads the saga's shape from its
+// history: the activities and local activities, in order, that the ceiling then
+// repeats. It then places one through the Temporal client, as saga-client does, and
+// requires the same history of it: both variants must run the same saga (the same
+// revision, so the same steps, markers and upserts), differing only in how the order
+// arrives.
 func (r *benchRun) learnShape(b *testing.B) {
 	b.Helper()
-	if err := r.sagaByAPI(context.Background()); err != nil {
+	ctx := context.Background()
+	if err := r.sagaByAPI(ctx); err != nil {
 		b.Fatal(err)
 	}
-	id := r.lastOrder(b)
-	for _, e := range historyEvents(b, env.tc, saga.WorkflowID(id)) {
-		switch {
-		case e.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+	viaAPI := sagaEvents(b, r.lastOrder(b))
+	for _, e := range viaAPI {
+		switch e {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED.String():
 			r.Shape = append(r.Shape, bench.Activity)
-		case e.GetEventType() == enumspb.EVENT_TYPE_MARKER_RECORDED &&
-			e.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity":
+		case enumspb.EVENT_TYPE_MARKER_RECORDED.String() + ":LocalActivity":
 			r.Shape = append(r.Shape, bench.LocalActivity)
 		}
 	}
 	if len(r.Shape) == 0 {
 		b.Fatal("the saga's history has no activities")
 	}
+	id, err := r.placeByClient(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if viaClient := sagaEvents(b, id); !slices.Equal(viaClient, viaAPI) {
+		b.Fatalf("an order placed through the Temporal client has another history than one placed through the API:\n%v\n%v", viaClient, viaAPI)
+	}
 }
 
-// startCeiling starts a ceiling workflow with the saga's shape.
+// sagaEvents lists the events of an order's history by type, markers with their name,
+// leaving out the update by which POST /v1/orders?wait= follows the order.
+func sagaEvents(b *testing.B, orderID string) []string {
+	b.Helper()
+	var events []string
+	for _, e := range historyEvents(b, env.tc, saga.WorkflowID(orderID)) {
+		switch t := e.GetEventType(); t {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			events = append(events, t.String()+":"+e.GetMarkerRecordedEventAttributes().GetMarkerName())
+		default:
+			events = append(events, t.String())
+		}
+	}
+	return events
+}
+
 func (r *benchRun) startCeiling(ctx context.Context) (client.WorkflowRun, error) {
 	return env.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
 		bench.CeilingWorkflowType, r.Shape)
@@ -263,7 +291,7 @@ func (r *benchRun) sagaInput(items int) saga.OrderInput {
 	in := saga.OrderInput{Order: saga.Order{
 		OrderID: workflows.NewOrderID(), CustomerID: r.cust, Currency: "USD", PaymentMethod: payment.MethodVisa,
 		ShippingAddress: orderRequest(r.cust, payment.MethodVisa, "US").ShippingAddress,
-	}, Policy: saga.Policy{StatusMirror: saga.MirrorMilestones}} // as the API places orders
+	}, Policy: saga.Policy{StatusMirror: saga.MirrorMilestones}, Revision: saga.Revision} // as the API places orders
 	for range items {
 		in.Items = append(in.Items, saga.Item{SKU: r.sku, Quantity: 1, UnitPriceCents: 100})
 	}
@@ -272,21 +300,28 @@ func (r *benchRun) sagaInput(items int) saga.OrderInput {
 }
 
 func (r *benchRun) sagaByClient(ctx context.Context) error {
+	_, err := r.placeByClient(ctx)
+	return err
+}
+
+// placeByClient starts an order's saga with the Temporal client, waits for its result,
+// checks that it COMPLETED and returns the order's ID.
+func (r *benchRun) placeByClient(ctx context.Context) (string, error) {
 	in := r.sagaInput(1)
 	run, err := env.tc.ExecuteWorkflow(ctx, workflows.StartOptions(in, r.s.taskQueue, workflows.Placement{RequestHash: "bench"}),
 		saga.WorkflowType, in)
 	if err != nil {
-		return err
+		return "", err
 	}
 	r.count()
 	var st saga.OrderState
 	if err := run.Get(ctx, &st); err != nil {
-		return err
+		return "", err
 	}
 	if st.Status != saga.StatusCompleted {
-		return fmt.Errorf("order %s ended %s", in.OrderID, st.Status)
+		return "", fmt.Errorf("order %s ended %s", in.OrderID, st.Status)
 	}
-	return nil
+	return in.OrderID, nil
 }
 
 func (r *benchRun) sagaByAPI(ctx context.Context) error {
