@@ -36,11 +36,12 @@ import (
 // 8 and 32 concurrent clients, the four interleaved and repeated (BENCH_REPS, 5) so that
 // the machine's noise hits all alike. Each pass with concurrent clients follows a lead-in
 // of its own variant (leadIn), so that it meets its own orders' timers rather than the
-// previous variant's. Then what an order costs (history, database rows, CPU), how that
-// grows with items per order, and whether reads stay flat as orders pile up (BENCH_FILL
-// orders in the system, 10000). It prints tables; BENCH_OUT names a JSON file for
-// cmd/benchplot. Every order must complete, and the books are checked with the other
-// tests' at the end.
+// previous variant's. Then where an order's time goes at one client (hops: workflow
+// tasks and activities, from the histories), what an order costs (history, database
+// rows, CPU), how that grows with items per order, and whether reads stay flat as
+// orders pile up (BENCH_FILL orders in the system, 10000). It prints tables; BENCH_OUT
+// names a JSON file for cmd/benchplot. Every order must complete, and the books are
+// checked with the other tests' at the end.
 func BenchmarkSagaVsCeiling(b *testing.B) {
 	s := env.stacks[0]
 	r := &benchRun{s: s, api: httpx.NewHTTPClient(), ceilingQueue: startCeilingWorker(b, s), Machine: machine()}
@@ -79,6 +80,7 @@ func BenchmarkSagaVsCeiling(b *testing.B) {
 		r.CeilingStart = append(r.CeilingStart, r.pass(b, r.ceilingStartThenAwait, 32, 128))
 	}
 	r.report(b, variants, levels)
+	r.hops(b)
 	r.costs(b)
 	r.growth(b)
 	r.reads(b, envInt("BENCH_FILL", 10000))
@@ -109,6 +111,7 @@ type benchRun struct {
 	// CeilingStart is the ceiling's accept: the start of a no-op workflow, 32 clients.
 	CeilingStart []passResult
 	History      map[string]historyCost // by outcome
+	Hops         []hopRow               // where an order's time goes at one client, by variant
 	PerOrder     map[string]float64     // rows and statements per service, CPU ms per process, per order
 	Growth       []growthRow
 	Reads        []readRow
