@@ -260,6 +260,7 @@ func sagaEvents(b *testing.B, orderID string) []string {
 	return events
 }
 
+// startCeiling starts a ceiling workflow with the saga's shape.
 func (r *benchRun) startCeiling(ctx context.Context) (client.WorkflowRun, error) {
 	return env.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
 		bench.CeilingWorkflowType, r.Shape)
