@@ -33,8 +33,9 @@ type hopRow struct {
 }
 
 // hops places hopOrders orders of each variant, one at a time and the variants taking
-// turns, and reads from each order's history where its time went beyond the ceiling's:
-// in Temporal handing out tasks, in the workflow's code, or in the activities.
+// turns, and reads from each order's history where its time went: in Temporal handing
+// out workflow tasks, in running them, or in the activities. Side by side, the variants
+// show where the saga's time goes beyond the ceiling's.
 func (r *benchRun) hops(b *testing.B) {
 	b.Helper()
 	variants := []struct {
