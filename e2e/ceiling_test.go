@@ -80,8 +80,8 @@ func BenchmarkSagaVsCeiling(b *testing.B) {
 		r.CeilingStart = append(r.CeilingStart, r.pass(b, r.ceilingStartThenAwait, 32, 128))
 	}
 	r.report(b, variants, levels)
-	r.hops(b)
-	r.costs(b)
+	r.hops(b, variants)
+	r.costs(b, variants)
 	r.growth(b)
 	r.reads(b, envInt("BENCH_FILL", 10000))
 	if out := os.Getenv("BENCH_OUT"); out != "" {
@@ -122,7 +122,8 @@ type benchRun struct {
 
 type variant struct {
 	name, what string
-	run        func(ctx context.Context) error
+	// run places one order and waits for its end; it returns the order's workflow ID.
+	run func(ctx context.Context) (workflowID string, err error)
 }
 
 func variantNames(vs []variant) []string {
@@ -137,10 +138,10 @@ func variantNames(vs []variant) []string {
 type timedCall func(ctx context.Context) (time.Duration, error)
 
 // timed measures the whole of call.
-func timed(call func(ctx context.Context) error) timedCall {
+func timed(call func(ctx context.Context) (string, error)) timedCall {
 	return func(ctx context.Context) (time.Duration, error) {
 		t0 := time.Now()
-		err := call(ctx)
+		_, err := call(ctx)
 		return time.Since(t0), err
 	}
 }
@@ -218,10 +219,11 @@ func startCeilingWorker(b *testing.B, s *stack) string {
 func (r *benchRun) learnShape(b *testing.B) {
 	b.Helper()
 	ctx := context.Background()
-	if err := r.sagaByAPI(ctx); err != nil {
+	apiID, err := r.sagaByAPI(ctx)
+	if err != nil {
 		b.Fatal(err)
 	}
-	viaAPI := sagaEvents(b, r.lastOrder(b))
+	viaAPI := sagaEvents(b, apiID)
 	for _, e := range viaAPI {
 		switch e {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED.String():
@@ -233,21 +235,21 @@ func (r *benchRun) learnShape(b *testing.B) {
 	if len(r.Shape) == 0 {
 		b.Fatal("the saga's history has no activities")
 	}
-	id, err := r.placeByClient(ctx)
+	clientID, err := r.sagaByClient(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if viaClient := sagaEvents(b, id); !slices.Equal(viaClient, viaAPI) {
+	if viaClient := sagaEvents(b, clientID); !slices.Equal(viaClient, viaAPI) {
 		b.Fatalf("an order placed through the Temporal client has another history than one placed through the API:\n%v\n%v", viaClient, viaAPI)
 	}
 }
 
 // sagaEvents lists the events of an order's history by type, markers with their name,
 // leaving out the update by which POST /v1/orders?wait= follows the order.
-func sagaEvents(b *testing.B, orderID string) []string {
+func sagaEvents(b *testing.B, workflowID string) []string {
 	b.Helper()
 	var events []string
-	for _, e := range historyEvents(b, env.tc, saga.WorkflowID(orderID)) {
+	for _, e := range historyEvents(b, env.tc, workflowID) {
 		switch t := e.GetEventType(); t {
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
 			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
@@ -266,12 +268,12 @@ func (r *benchRun) startCeiling(ctx context.Context) (client.WorkflowRun, error)
 		bench.CeilingWorkflowType, r.Shape)
 }
 
-func (r *benchRun) ceiling(ctx context.Context) error {
+func (r *benchRun) ceiling(ctx context.Context) (string, error) {
 	run, err := r.startCeiling(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return run.Get(ctx, nil)
+	return run.GetID(), run.Get(ctx, nil)
 }
 
 // startCeilingDressed starts the dressed ceiling on an order as the saga would be given
@@ -283,12 +285,12 @@ func (r *benchRun) startCeilingDressed(ctx context.Context) (client.WorkflowRun,
 	return env.tc.ExecuteWorkflow(ctx, opts, bench.DressedCeilingWorkflowType, r.Shape, in)
 }
 
-func (r *benchRun) ceilingDressed(ctx context.Context) error {
+func (r *benchRun) ceilingDressed(ctx context.Context) (string, error) {
 	run, err := r.startCeilingDressed(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return run.Get(ctx, nil)
+	return run.GetID(), run.Get(ctx, nil)
 }
 
 func (r *benchRun) sagaInput(items int) saga.OrderInput {
@@ -303,14 +305,9 @@ func (r *benchRun) sagaInput(items int) saga.OrderInput {
 	return in
 }
 
-func (r *benchRun) sagaByClient(ctx context.Context) error {
-	_, err := r.placeByClient(ctx)
-	return err
-}
-
-// placeByClient starts an order's saga with the Temporal client, waits for its result,
-// checks that it COMPLETED and returns the order's ID.
-func (r *benchRun) placeByClient(ctx context.Context) (string, error) {
+// sagaByClient starts an order's saga with the Temporal client, waits for its result,
+// checks that it COMPLETED and returns its workflow ID.
+func (r *benchRun) sagaByClient(ctx context.Context) (string, error) {
 	in := r.sagaInput(1)
 	run, err := env.tc.ExecuteWorkflow(ctx, workflows.StartOptions(in, r.s.taskQueue, workflows.Placement{RequestHash: "bench"}),
 		saga.WorkflowType, in)
@@ -325,23 +322,26 @@ func (r *benchRun) placeByClient(ctx context.Context) (string, error) {
 	if st.Status != saga.StatusCompleted {
 		return "", fmt.Errorf("order %s ended %s", in.OrderID, st.Status)
 	}
-	return in.OrderID, nil
+	return run.GetID(), nil
 }
 
-func (r *benchRun) sagaByAPI(ctx context.Context) error {
-	_, err := r.placeVia(ctx, "/v1/orders?wait=30s", saga.StatusCompleted, r.sku+":1")
-	return err
+// sagaByAPI places an order with POST /v1/orders?wait=, checks that it COMPLETED and
+// returns its workflow ID.
+func (r *benchRun) sagaByAPI(ctx context.Context) (string, error) {
+	id, err := r.placeVia(ctx, "/v1/orders?wait=30s", saga.StatusCompleted, r.sku+":1")
+	return saga.WorkflowID(id), err
 }
 
-// acceptOnly places an order without waiting; the order is seen completed later.
-func (r *benchRun) acceptOnly(ctx context.Context) error {
+// acceptOnly places an order without waiting and returns its workflow ID; the order is
+// seen completed later.
+func (r *benchRun) acceptOnly(ctx context.Context) (string, error) {
 	id, err := r.accept(ctx)
 	if err == nil {
 		r.mu.Lock()
 		r.accepted = append(r.accepted, id)
 		r.mu.Unlock()
 	}
-	return err
+	return saga.WorkflowID(id), err
 }
 
 // acceptThenAwait is a customer who places an order without waiting, then follows it
@@ -681,14 +681,15 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 
 // costs measures what one order costs: history per outcome, and, over a run of orders
 // one at a time, database statements and rows per service and CPU-seconds per process.
-func (r *benchRun) costs(b *testing.B) {
+func (r *benchRun) costs(b *testing.B, variants []variant) {
 	ctx := context.Background()
 	r.History = map[string]historyCost{}
 	// Completed, through the API.
-	if err := r.sagaByAPI(ctx); err != nil {
+	completed, err := r.sagaByAPI(ctx)
+	if err != nil {
 		b.Fatal(err)
 	}
-	r.History["completed"] = historyOf(b, saga.WorkflowID(r.lastOrder(b)))
+	r.History["completed"] = historyOf(b, completed)
 	// Declined card: rejected at ChargePayment, two compensations.
 	declined := r.s.place(b, orderRequest(r.cust, payment.MethodDeclined, "US", r.sku+":1"))
 	r.History["rejected (card declined)"] = historyOf(b, saga.WorkflowID(declined.OrderID))
@@ -710,15 +711,16 @@ func (r *benchRun) costs(b *testing.B) {
 		r.History[map[string]string{"approve": "completed after approval", "cancel": "cancelled awaiting approval"}[action]] =
 			historyOf(b, saga.WorkflowID(v.OrderID))
 	}
-	run, err := r.startCeiling(ctx)
-	if err != nil || run.Get(ctx, nil) != nil {
-		b.Fatal("ceiling workflow failed", err)
+	ceiling, err := r.ceiling(ctx)
+	if err != nil {
+		b.Fatal("ceiling workflow failed: ", err)
 	}
-	r.History["ceiling"] = historyOf(b, run.GetID())
-	if run, err = r.startCeilingDressed(ctx); err != nil || run.Get(ctx, nil) != nil {
-		b.Fatal("dressed ceiling workflow failed", err)
+	r.History["ceiling"] = historyOf(b, ceiling)
+	dressed, err := r.ceilingDressed(ctx)
+	if err != nil {
+		b.Fatal("dressed ceiling workflow failed: ", err)
 	}
-	r.History["ceiling, dressed"] = historyOf(b, run.GetID())
+	r.History["ceiling, dressed"] = historyOf(b, dressed)
 	for outcome, h := range r.History {
 		b.Logf("history %-30s %3d events %6d bytes", outcome, h.Events, h.Bytes)
 	}
@@ -726,10 +728,10 @@ func (r *benchRun) costs(b *testing.B) {
 	// Per order, over n orders one at a time: rows and statements per service, CPU.
 	const n = 30
 	r.PerOrder = map[string]float64{}
-	measure := func(label string, run func(context.Context) error) {
+	measure := func(label string, run func(context.Context) (string, error)) {
 		cpu0, m0 := cpuSeconds(b, r.procs), r.dbCounters(b)
 		for range n {
-			if err := run(ctx); err != nil {
+			if _, err := run(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -741,10 +743,9 @@ func (r *benchRun) costs(b *testing.B) {
 			r.PerOrder[label+" "+k] = (m1[k] - m0[k]) / n
 		}
 	}
-	measure("ceiling", r.ceiling)
-	measure("ceiling-dressed", r.ceilingDressed)
-	measure("saga-client", r.sagaByClient)
-	measure("saga-api", r.sagaByAPI)
+	for _, v := range variants {
+		measure(v.name, v.run)
+	}
 	for _, k := range slices.Sorted(maps.Keys(r.PerOrder)) {
 		b.Logf("per order: %-50s %8.2f", k, r.PerOrder[k])
 	}

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
-
-	"github.com/ordersaga/ordersaga/saga"
 )
 
 // hopOrders is how many orders of each variant hops follows, one at a time.
@@ -36,41 +34,14 @@ type hopRow struct {
 // turns, and reads from each order's history where its time went: in Temporal handing
 // out workflow tasks, in running them, or in the activities. Side by side, the variants
 // show where the saga's time goes beyond the ceiling's.
-func (r *benchRun) hops(b *testing.B) {
+func (r *benchRun) hops(b *testing.B, variants []variant) {
 	b.Helper()
-	variants := []struct {
-		name  string
-		place func(context.Context) (workflowID string, err error)
-	}{
-		{"ceiling", func(ctx context.Context) (string, error) {
-			run, err := r.startCeiling(ctx)
-			if err != nil {
-				return "", err
-			}
-			return run.GetID(), run.Get(ctx, nil)
-		}},
-		{"ceiling-dressed", func(ctx context.Context) (string, error) {
-			run, err := r.startCeilingDressed(ctx)
-			if err != nil {
-				return "", err
-			}
-			return run.GetID(), run.Get(ctx, nil)
-		}},
-		{"saga-client", func(ctx context.Context) (string, error) {
-			id, err := r.placeByClient(ctx)
-			return saga.WorkflowID(id), err
-		}},
-		{"saga-api", func(ctx context.Context) (string, error) {
-			id, err := r.placeVia(ctx, "/v1/orders?wait=30s", saga.StatusCompleted, r.sku+":1")
-			return saga.WorkflowID(id), err
-		}},
-	}
 	rows := make([][]hopRow, len(variants))
 	for range hopOrders {
 		for i, v := range variants {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			t0 := time.Now()
-			id, err := v.place(ctx)
+			id, err := v.run(ctx)
 			client := time.Since(t0)
 			cancel()
 			if err != nil {
