@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The services simulate businesses outside the system (a warehouse, a payment provider, a
+// carrier), and the bench's customers are outside it too; in production neither runs on
+// the Temporal server's machine. On the bench's machine they share its cores with the
+// server, the workers and the API, so at 32 clients every millisecond a service spends on
+// an order is a millisecond the server does not get. The apart passes measure the saga as
+// it would be deployed: the services and the customers (this process) on a core of their
+// own, the Temporal server, the saga's worker and API and the ceiling's worker on the
+// others. Both ways are reported.
+
+// apartCPUs splits the machine's CPUs: the last for the services and the customers, the
+// rest for Temporal and the saga's own processes. It reports false on one CPU.
+func apartCPUs() (temporalSide, outside []int, ok bool) {
+	n := runtime.NumCPU()
+	if n < 2 {
+		return nil, nil, false
+	}
+	for c := range n - 1 {
+		temporalSide = append(temporalSide, c)
+	}
+	return temporalSide, []int{n - 1}, true
+}
+
+// setApart places the processes for the apart passes (apart true) or gives every one all
+// CPUs again (apart false).
+func (r *benchRun) setApart(b *testing.B, apart bool) {
+	b.Helper()
+	temporalSide, outside, _ := apartCPUs()
+	all := slices.Concat(temporalSide, outside)
+	for name, pid := range r.procs {
+		cpus := all
+		if apart {
+			cpus = temporalSide
+			if name == "services" {
+				cpus = outside
+			}
+		}
+		if err := pin(pid, cpus); err != nil {
+			b.Fatalf("pin %s: %v", name, err)
+		}
+	}
+	cpus := all
+	if apart {
+		cpus = outside
+	}
+	if err := pin(os.Getpid(), cpus); err != nil {
+		b.Fatalf("pin the bench: %v", err)
+	}
+}
+
+// pin sets the CPU affinity of every thread of process pid. A thread takes its creator's
+// affinity, so a thread started while the threads are being set may keep the old one:
+// the threads are set until a round finds none new.
+func pin(pid int, cpus []int) error {
+	var set unix.CPUSet
+	for _, c := range cpus {
+		set.Set(c)
+	}
+	done := map[int]bool{}
+	for {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return err
+		}
+		fresh := 0
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil || done[tid] {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("thread %d: %w", tid, err)
+			}
+			done[tid] = true
+			fresh++
+		}
+		if fresh == 0 {
+			return nil
+		}
+	}
+}
