@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -21,31 +20,41 @@ import (
 // own, the Temporal server, the saga's worker and API and the ceiling's worker on the
 // others. Both ways are reported.
 
-// apartCPUs splits the machine's CPUs: the last for the services and the customers, the
-// rest for Temporal and the saga's own processes. It reports false on one CPU.
-func apartCPUs() (temporalSide, outside []int, ok bool) {
-	n := runtime.NumCPU()
-	if n < 2 {
-		return nil, nil, false
+// cpuSplit is the apart passes' placement: the CPUs of the Temporal side (the server, the
+// workers, the API) and the CPU of the outside (the services, the customers).
+type cpuSplit struct{ temporalSide, outside []int }
+
+// apartCPUs splits the CPUs this process may run on, read before any pass moves it: the
+// last for the services and the customers, the rest for Temporal and the saga's own
+// processes. It reports false with fewer than two.
+func apartCPUs() (cpuSplit, bool) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return cpuSplit{}, false
 	}
-	for c := range n - 1 {
-		temporalSide = append(temporalSide, c)
+	var cpus []int
+	for c := range len(set) * 64 {
+		if set.IsSet(c) {
+			cpus = append(cpus, c)
+		}
 	}
-	return temporalSide, []int{n - 1}, true
+	if len(cpus) < 2 {
+		return cpuSplit{}, false
+	}
+	return cpuSplit{temporalSide: cpus[:len(cpus)-1], outside: cpus[len(cpus)-1:]}, true
 }
 
 // setApart places the processes for the apart passes (apart true) or gives every one all
-// CPUs again (apart false).
+// the CPUs of the split again (apart false).
 func (r *benchRun) setApart(b *testing.B, apart bool) {
 	b.Helper()
-	temporalSide, outside, _ := apartCPUs()
-	all := slices.Concat(temporalSide, outside)
+	all := slices.Concat(r.split.temporalSide, r.split.outside)
 	for name, pid := range r.procs {
 		cpus := all
 		if apart {
-			cpus = temporalSide
+			cpus = r.split.temporalSide
 			if name == "services" {
-				cpus = outside
+				cpus = r.split.outside
 			}
 		}
 		if err := pin(pid, cpus); err != nil {
@@ -54,7 +63,7 @@ func (r *benchRun) setApart(b *testing.B, apart bool) {
 	}
 	cpus := all
 	if apart {
-		cpus = outside
+		cpus = r.split.outside
 	}
 	if err := pin(os.Getpid(), cpus); err != nil {
 		b.Fatalf("pin the bench: %v", err)

@@ -61,6 +61,8 @@ func BenchmarkSagaVsCeiling(b *testing.B) {
 	reps := max(1, envInt("BENCH_REPS", 5))
 	r.Results = map[string]map[int][]passResult{}
 	r.Apart = map[string][]passResult{}
+	split, apart := apartCPUs()
+	r.split = split
 	for rep := range reps {
 		for li, lv := range levels {
 			for k := range variants {
@@ -75,7 +77,7 @@ func BenchmarkSagaVsCeiling(b *testing.B) {
 				r.Results[v.name][lv.clients] = append(r.Results[v.name][lv.clients], p)
 			}
 		}
-		if _, _, ok := apartCPUs(); ok {
+		if apart {
 			r.setApart(b, true)
 			for k := range variants {
 				v := variants[(k+rep)%len(variants)]
@@ -111,6 +113,7 @@ type benchRun struct {
 	sku, cust    string
 	placed       int            // orders this bench placed on the stack
 	procs        map[string]int // the processes whose CPU time is read, by name
+	split        cpuSplit       // where the apart passes put the processes
 
 	mu       sync.Mutex
 	accepted []string // orders placed without waiting, to see completed
@@ -609,9 +612,8 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 		b.Logf("%s %s", line, spreadOf(ps, passResult.cpuMs))
 	}
 	if len(r.Apart["ceiling"]) > 0 {
-		temporalSide, outside, _ := apartCPUs()
 		b.Logf("apart: the services and the customers on CPU %v; the Temporal server, the workers and the API on CPU %v; 32 clients, median of the passes (min–max)",
-			outside, temporalSide)
+			r.split.outside, r.split.temporalSide)
 		b.Logf("%-16s %22s %22s   CPU ms per order: %s, all", "variant", "p50 ms", "orders/s", strings.Join(procNames, ", "))
 		for _, v := range variants {
 			ps := r.Apart[v.name]
