@@ -36,11 +36,12 @@ import (
 // 8 and 32 concurrent clients, the four interleaved and repeated (BENCH_REPS, 5) so that
 // the machine's noise hits all alike. Each pass with concurrent clients follows a lead-in
 // of its own variant (leadIn), so that it meets its own orders' timers rather than the
-// previous variant's. Then where an order's time goes at one client (hops: workflow
-// tasks and activities, from the histories), what an order costs (history, database
-// rows, CPU), how that grows with items per order, and whether reads stay flat as
-// orders pile up (BENCH_FILL orders in the system, 10000). It prints tables; BENCH_OUT
-// names a JSON file for cmd/benchplot. Every order must complete, and the books are
+// previous variant's. Each round ends with the four at 32 clients again, apart: the
+// services and the customers on a CPU of their own (apart_test.go). Then where an
+// order's time goes at one client (hops: workflow tasks and activities, from the
+// histories), what an order costs (history, database rows, CPU), how that grows with
+// items per order, and whether reads stay flat as orders pile up (BENCH_FILL orders in
+// the system, 10000). It prints tables; BENCH_OUT names a JSON file for cmd/benchplot. Every order must complete, and the books are
 // checked with the other tests' at the end.
 func BenchmarkSagaVsCeiling(b *testing.B) {
 	s := env.stacks[0]
@@ -599,8 +600,9 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 				spreadOf(ps, func(p passResult) float64 { return p.pct(.95) }), spreadOf(ps, passResult.throughput))
 		}
 	}
-	// At 32 clients the machine is saturated, so throughput follows CPU time per order:
-	// where it goes, process by process, is where a variant's throughput goes.
+	// At 32 clients the machine is saturated: this is where its CPU went, process by
+	// process. The server uses what the others leave it, so its CPU per order is its
+	// share of the machine divided by the orders it completed, not a fixed price.
 	procNames := slices.Sorted(maps.Keys(r.procs))
 	b.Logf("CPU ms per order at 32 clients, median of the passes: %s, all", strings.Join(procNames, ", "))
 	for _, v := range variants {
