@@ -41,8 +41,8 @@ import (
 // order's time goes at one client (hops: workflow tasks and activities, from the
 // histories), what an order costs (history, database rows, CPU), how that grows with
 // items per order, and whether reads stay flat as orders pile up (BENCH_FILL orders in
-// the system, 10000). It prints tables; BENCH_OUT names a JSON file for cmd/benchplot. Every order must complete, and the books are
-// checked with the other tests' at the end.
+// the system, 10000). It prints tables; BENCH_OUT names a JSON file for cmd/benchplot.
+// Every order must complete, and the books are checked with the other tests' at the end.
 func BenchmarkSagaVsCeiling(b *testing.B) {
 	s := env.stacks[0]
 	r := &benchRun{s: s, api: httpx.NewHTTPClient(), ceilingQueue: startCeilingWorker(b, s), Machine: machine()}
@@ -62,8 +62,8 @@ func BenchmarkSagaVsCeiling(b *testing.B) {
 	reps := max(1, envInt("BENCH_REPS", 5))
 	r.Results = map[string]map[int][]passResult{}
 	r.Apart = map[string][]passResult{}
-	split, apart := apartCPUs()
-	r.split = split
+	var apart bool
+	r.split, apart = apartCPUs()
 	for rep := range reps {
 		for li, lv := range levels {
 			for k := range variants {
@@ -606,12 +606,7 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 	procNames := slices.Sorted(maps.Keys(r.procs))
 	b.Logf("CPU ms per order at 32 clients, median of the passes: %s, all", strings.Join(procNames, ", "))
 	for _, v := range variants {
-		ps := r.Results[v.name][32]
-		line := fmt.Sprintf("%-16s", v.name)
-		for _, name := range procNames {
-			line += fmt.Sprintf(" %6.1f", spreadOf(ps, func(p passResult) float64 { return p.CPUMs[name] }).Median)
-		}
-		b.Logf("%s %s", line, spreadOf(ps, passResult.cpuMs))
+		b.Logf("%-16s%s", v.name, cpuColumns(r.Results[v.name][32], procNames))
 	}
 	if len(r.Apart["ceiling"]) > 0 {
 		b.Logf("apart: the services and the customers on CPU %v; the Temporal server, the workers and the API on CPU %v; 32 clients, median of the passes (min–max)",
@@ -619,11 +614,8 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 		b.Logf("%-16s %22s %22s   CPU ms per order: %s, all", "variant", "p50 ms", "orders/s", strings.Join(procNames, ", "))
 		for _, v := range variants {
 			ps := r.Apart[v.name]
-			line := fmt.Sprintf("%-16s %22s %22s  ", v.name, spreadOf(ps, func(p passResult) float64 { return p.pct(.5) }), spreadOf(ps, passResult.throughput))
-			for _, name := range procNames {
-				line += fmt.Sprintf(" %6.1f", spreadOf(ps, func(p passResult) float64 { return p.CPUMs[name] }).Median)
-			}
-			b.Logf("%s %s", line, spreadOf(ps, passResult.cpuMs))
+			b.Logf("%-16s %22s %22s  %s", v.name, spreadOf(ps, func(p passResult) float64 { return p.pct(.5) }),
+				spreadOf(ps, passResult.throughput), cpuColumns(ps, procNames))
 		}
 	}
 	// The server's work per order at 32 clients, where the variants differ.
@@ -682,12 +674,6 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 		"sagaAPICPURatio32":    r.ratioTo("saga-api", "ceiling", 32, passResult.cpuMs),
 		"dressedCPURatio32":    r.ratioTo("ceiling-dressed", "ceiling", 32, passResult.cpuMs),
 	}
-	if len(r.Apart["ceiling"]) > 0 {
-		apart := func(name string) spread { return roundRatios(r.Apart[name], r.Apart["ceiling"], passResult.throughput) }
-		ratios["sagaClientTputRatio32Apart"] = apart("saga-client")
-		ratios["sagaAPITputRatio32Apart"] = apart("saga-api")
-		ratios["dressedTputRatio32Apart"] = apart("ceiling-dressed")
-	}
 	r.Ratios = ratios
 	r.Summary = map[string]float64{
 		"sagaClientP50Ratio1":    ratios["sagaClientP50Ratio1"].Median,
@@ -706,6 +692,10 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 		"accept p99 <= 25 ms at 32 clients":                          acc.Median <= 25,
 	}
 	if len(r.Apart["ceiling"]) > 0 {
+		apart := func(name string) spread { return roundRatios(r.Apart[name], r.Apart["ceiling"], passResult.throughput) }
+		ratios["sagaClientTputRatio32Apart"] = apart("saga-client")
+		ratios["sagaAPITputRatio32Apart"] = apart("saga-api")
+		ratios["dressedTputRatio32Apart"] = apart("ceiling-dressed")
 		r.Summary["sagaClientTputRatio32Apart"] = ratios["sagaClientTputRatio32Apart"].Median
 		r.Summary["sagaAPITputRatio32Apart"] = ratios["sagaAPITputRatio32Apart"].Median
 		r.TargetsMet["throughput at 32 clients >= 0.8 x ceiling, apart (client and API)"] =
@@ -726,6 +716,16 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 		met := r.TargetsMet[target]
 		b.Logf("target %-62s %v", target, map[bool]string{true: "met", false: "NOT met"}[met])
 	}
+}
+
+// cpuColumns is the median CPU ms per order of each of procNames over passes, and the
+// median and range of their sum.
+func cpuColumns(passes []passResult, procNames []string) string {
+	var line string
+	for _, name := range procNames {
+		line += fmt.Sprintf(" %6.1f", spreadOf(passes, func(p passResult) float64 { return p.CPUMs[name] }).Median)
+	}
+	return line + " " + spreadOf(passes, passResult.cpuMs).String()
 }
 
 // costs measures what one order costs: history per outcome, and, over a run of orders
