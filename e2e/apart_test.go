@@ -53,20 +53,13 @@ func (r *benchRun) setApart(b *testing.B, apart bool) {
 		cpus := all
 		if apart {
 			cpus = r.split.temporalSide
-			if name == "services" {
+			if name == "services" || name == "customers" {
 				cpus = r.split.outside
 			}
 		}
 		if err := pin(pid, cpus); err != nil {
 			b.Fatalf("pin %s: %v", name, err)
 		}
-	}
-	cpus := all
-	if apart {
-		cpus = r.split.outside
-	}
-	if err := pin(os.Getpid(), cpus); err != nil {
-		b.Fatalf("pin the bench: %v", err)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/ordersaga/ordersaga/bench"
 	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/httpx"
+	"github.com/ordersaga/ordersaga/internal/proc"
 	"github.com/ordersaga/ordersaga/saga"
 	"github.com/ordersaga/ordersaga/services/payment"
 	"github.com/ordersaga/ordersaga/workflows"
@@ -34,9 +35,9 @@ import (
 // cmd/benchworker), the same dressed as an order (bench.DressedCeilingWorkflow), the saga
 // started through the Temporal client, and the saga through POST /v1/orders?wait= — at 1,
 // 8 and 32 concurrent clients, the four interleaved and repeated (BENCH_REPS, 5) so that
-// the machine's noise hits all alike. Each pass with concurrent clients follows a lead-in
-// of its own variant (leadIn), so that it meets its own orders' timers rather than the
-// previous variant's. Each round ends with the four at 32 clients again, apart: the
+// the machine's noise hits all alike. A pass with concurrent clients is measured over a
+// window of steady load that follows a lead-in of its own variant (steady), so that it
+// meets its own orders' timers rather than the previous variant's. Each round ends with the four at 32 clients again, apart: the
 // services and the customers on a CPU of their own (apart_test.go). Then where an
 // order's time goes at one client (hops: workflow tasks and activities, from the
 // histories), what an order costs (history, database rows, CPU), how that grows with
@@ -45,53 +46,32 @@ import (
 // Every order must complete, and the books are checked with the other tests' at the end.
 func BenchmarkSagaVsCeiling(b *testing.B) {
 	s := env.stacks[0]
-	r := &benchRun{s: s, api: httpx.NewHTTPClient(), ceilingQueue: startCeilingWorker(b, s), Machine: machine()}
+	r := &benchRun{s: s, api: httpx.NewHTTPClient(), metrics: env.tempMetrics, Machine: machine()}
+	var ceilingWorker *proc.Proc
+	r.ceilingQueue, ceilingWorker = startCeilingWorker(b, s.env)
 	r.procs = map[string]int{"temporal": env.temporalProc.Pid(), "worker": s.worker.Pid(), "services": s.services.Pid(),
-		"api": s.api.Pid(), "ceiling-worker": env.ceilingWorker.Pid()}
+		"api": s.api.Pid(), "ceiling-worker": ceilingWorker.Pid(), "customers": os.Getpid()}
 	r.sku = s.newProduct(b, 100, 1_000_000)
 	r.cust = s.newCustomer(b, 1_000_000_000_000)
 	r.learnShape(b)
 
-	variants := []variant{
-		{"ceiling", "no-op workflow, same shape, Temporal client", r.ceiling},
-		{"ceiling-dressed", "the ceiling with an order's search attributes, memo, summaries, input and final upsert", r.ceilingDressed},
-		{"saga-client", "saga, Temporal client (start, then result)", r.sagaByClient},
-		{"saga-api", "saga, POST /v1/orders?wait= (until COMPLETED)", r.sagaByAPI},
-	}
-	levels := []struct{ clients, orders int }{{1, 20}, {8, 64}, {32, 128}}
-	reps := max(1, envInt("BENCH_REPS", 5))
-	r.Results = map[string]map[int][]passResult{}
+	variants := r.variants()
+	levels := []int{1, 8, 32}
 	r.Apart = map[string][]passResult{}
 	var apart bool
 	r.split, apart = apartCPUs()
-	for rep := range reps {
-		for li, lv := range levels {
-			for k := range variants {
-				v := variants[(k+rep+li)%len(variants)] // rotate who goes first
-				if lv.clients > 1 {
-					r.leadIn(b, timed(v.run), lv.clients)
-				}
-				p := r.pass(b, timed(v.run), lv.clients, lv.orders)
-				if r.Results[v.name] == nil {
-					r.Results[v.name] = map[int][]passResult{}
-				}
-				r.Results[v.name][lv.clients] = append(r.Results[v.name][lv.clients], p)
-			}
-		}
+	r.rounds(b, variants, levels, max(1, envInt("BENCH_REPS", 5)), func(rep int) {
 		if apart {
 			r.setApart(b, true)
 			for k := range variants {
 				v := variants[(k+rep)%len(variants)]
-				r.leadIn(b, timed(v.run), 32)
-				r.Apart[v.name] = append(r.Apart[v.name], r.pass(b, timed(v.run), 32, 128))
+				r.Apart[v.name] = append(r.Apart[v.name], r.steady(b, timed(v.run), 32))
 			}
 			r.setApart(b, false)
 		}
-		r.leadIn(b, r.acceptThenAwait, 32)
-		r.Accept = append(r.Accept, r.pass(b, r.acceptThenAwait, 32, 128))
-		r.leadIn(b, r.ceilingStartThenAwait, 32)
-		r.CeilingStart = append(r.CeilingStart, r.pass(b, r.ceilingStartThenAwait, 32, 128))
-	}
+		r.Accept = append(r.Accept, r.steady(b, r.acceptThenAwait, 32))
+		r.CeilingStart = append(r.CeilingStart, r.steady(b, r.ceilingStartThenAwait, 32))
+	})
 	r.report(b, variants, levels)
 	r.hops(b, variants)
 	r.costs(b, variants)
@@ -111,6 +91,7 @@ type benchRun struct {
 	s            *stack
 	api          *http.Client // the customers' client: a kept-alive connection each
 	ceilingQueue string
+	metrics      string // the Temporal server's metrics address (host:port)
 	sku, cust    string
 	placed       int            // orders this bench placed on the stack
 	procs        map[string]int // the processes whose CPU time is read, by name
@@ -135,6 +116,48 @@ type benchRun struct {
 	Summary      map[string]float64
 	Ratios       map[string]spread // saga/ceiling per round: median and range
 	TargetsMet   map[string]bool
+}
+
+// variants are what the bench compares: the ceiling, the ceiling dressed as an order, and
+// the saga through the Temporal client and through the API.
+func (r *benchRun) variants() []variant {
+	return []variant{
+		{"ceiling", "no-op workflow, same shape, Temporal client", r.ceiling},
+		{"ceiling-dressed", "the ceiling with an order's search attributes, memo, summaries, input and final upsert", r.ceilingDressed},
+		{"saga-client", "saga, Temporal client (start, then result)", r.sagaByClient},
+		{"saga-api", "saga, POST /v1/orders?wait= (until COMPLETED)", r.sagaByAPI},
+	}
+}
+
+// sequentialOrders is how many orders a pass of one client places, one after another.
+const sequentialOrders = 20
+
+// rounds runs reps rounds, each a pass of every variant at each number of clients in
+// levels and then extra(rep), into r.Results. Within a level the variants take turns,
+// who goes first rotating round by round. One client places sequentialOrders orders;
+// more clients are measured in a steady state (steady).
+func (r *benchRun) rounds(b *testing.B, variants []variant, levels []int, reps int, extra func(rep int)) {
+	r.Results = map[string]map[int][]passResult{}
+	for rep := range reps {
+		for li, clients := range levels {
+			for k := range variants {
+				v := variants[(k+rep+li)%len(variants)]
+				var p passResult
+				if clients == 1 {
+					p = r.pass(b, timed(v.run), 1, sequentialOrders)
+				} else {
+					p = r.steady(b, timed(v.run), clients)
+				}
+				if r.Results[v.name] == nil {
+					r.Results[v.name] = map[int][]passResult{}
+				}
+				r.Results[v.name][clients] = append(r.Results[v.name][clients], p)
+			}
+		}
+		if extra != nil {
+			extra(rep)
+		}
+	}
 }
 
 type variant struct {
@@ -171,6 +194,9 @@ type passResult struct {
 	Latencies []float64 `json:"latenciesMs"`
 	// CPUMs is each process's CPU time over the pass, in ms per order.
 	CPUMs map[string]float64 `json:"cpuMsPerOrder"`
+	// MachineCPUMs is the CPU time of the whole machine over the pass (every process's,
+	// the kernel's), in ms per order.
+	MachineCPUMs float64 `json:"machineCpuMsPerOrder"`
 	// Server is the Temporal server's work over the pass, per order (serverWork).
 	Server map[string]float64 `json:"serverPerOrder"`
 }
@@ -212,19 +238,19 @@ type readRow struct {
 	ListP50Ms      float64 `json:"listP50Ms"`
 }
 
-// startCeilingWorker starts cmd/benchworker on its own task queue, with the stack's
-// settings (server, encryption, logging).
-func startCeilingWorker(b *testing.B, s *stack) string {
+// startCeilingWorker starts cmd/benchworker on its own task queue, with the settings
+// (server, encryption, logging) in environ, a stack's, and returns the queue and the
+// process, which is stopped at the end of b.
+func startCeilingWorker(b *testing.B, environ []string) (string, *proc.Proc) {
 	b.Helper()
 	queue := "e2e-ceiling"
 	p, err := startProc("ceiling-worker", filepath.Join(env.binDir, "benchworker"), nil,
-		append(append([]string{}, s.env...), "TEMPORAL_TASK_QUEUE="+queue))
+		append(append([]string{}, environ...), "TEMPORAL_TASK_QUEUE="+queue))
 	if err != nil {
 		b.Fatal(err)
 	}
-	cleanups = append(cleanups, func() { _ = p.Stop(15 * time.Second) })
-	env.ceilingWorker = p
-	return queue
+	b.Cleanup(func() { _ = p.Stop(15 * time.Second) })
+	return queue, p
 }
 
 // learnShape places one order through the API and reads the saga's shape from its
@@ -240,7 +266,7 @@ func (r *benchRun) learnShape(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	viaAPI := sagaEvents(b, apiID)
+	viaAPI := sagaEvents(b, r.s.tc, apiID)
 	for _, e := range viaAPI {
 		switch e {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED.String():
@@ -256,17 +282,17 @@ func (r *benchRun) learnShape(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if viaClient := sagaEvents(b, clientID); !slices.Equal(viaClient, viaAPI) {
+	if viaClient := sagaEvents(b, r.s.tc, clientID); !slices.Equal(viaClient, viaAPI) {
 		b.Fatalf("an order placed through the Temporal client has another history than one placed through the API:\n%v\n%v", viaClient, viaAPI)
 	}
 }
 
 // sagaEvents lists the events of an order's history by type, markers with their name,
 // leaving out the update by which POST /v1/orders?wait= follows the order.
-func sagaEvents(b *testing.B, workflowID string) []string {
+func sagaEvents(b *testing.B, tc client.Client, workflowID string) []string {
 	b.Helper()
 	var events []string
-	for _, e := range historyEvents(b, env.tc, workflowID) {
+	for _, e := range historyEvents(b, tc, workflowID) {
 		switch t := e.GetEventType(); t {
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
 			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
@@ -281,7 +307,7 @@ func sagaEvents(b *testing.B, workflowID string) []string {
 
 // startCeiling starts a ceiling workflow with the saga's shape.
 func (r *benchRun) startCeiling(ctx context.Context) (client.WorkflowRun, error) {
-	return env.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
+	return r.s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "ceiling-" + randomHex(8), TaskQueue: r.ceilingQueue},
 		bench.CeilingWorkflowType, r.Shape)
 }
 
@@ -299,7 +325,7 @@ func (r *benchRun) startCeilingDressed(ctx context.Context) (client.WorkflowRun,
 	in := r.sagaInput(1)
 	opts := workflows.StartOptions(in, r.ceilingQueue, workflows.Placement{RequestHash: "bench"})
 	opts.ID = "ceiling-dressed-" + randomHex(8)
-	return env.tc.ExecuteWorkflow(ctx, opts, bench.DressedCeilingWorkflowType, r.Shape, in)
+	return r.s.tc.ExecuteWorkflow(ctx, opts, bench.DressedCeilingWorkflowType, r.Shape, in)
 }
 
 func (r *benchRun) ceilingDressed(ctx context.Context) (string, error) {
@@ -326,7 +352,7 @@ func (r *benchRun) sagaInput(items int) saga.OrderInput {
 // checks that it COMPLETED and returns its workflow ID.
 func (r *benchRun) sagaByClient(ctx context.Context) (string, error) {
 	in := r.sagaInput(1)
-	run, err := env.tc.ExecuteWorkflow(ctx, workflows.StartOptions(in, r.s.taskQueue, workflows.Placement{RequestHash: "bench"}),
+	run, err := r.s.tc.ExecuteWorkflow(ctx, workflows.StartOptions(in, r.s.taskQueue, workflows.Placement{RequestHash: "bench"}),
 		saga.WorkflowType, in)
 	if err != nil {
 		return "", err
@@ -458,7 +484,7 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 	p := passResult{Clients: clients, Orders: total}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	cpu0, work0 := cpuSeconds(b, r.procs), serverWork(b)
+	before := r.snapshot(b)
 	start := time.Now()
 	for range clients {
 		wg.Go(func() {
@@ -476,14 +502,92 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 	wg.Wait()
 	p.Seconds = time.Since(start).Seconds()
 	r.drainAccepted(b)
-	p.CPUMs = cpuMsPerOrder(cpu0, cpuSeconds(b, r.procs), total)
+	p.charge(before, r.snapshot(b))
+	return p
+}
+
+// window is how long a pass with concurrent clients is measured, after its lead-in.
+const window = 12 * time.Second
+
+// steady runs run from clients goroutines, each calling it again as soon as a call
+// returns, for a lead-in of timerHorizon and then a window that is measured: the calls
+// that return within the window, their latencies, and the CPU and the server's work over
+// it. The load does not pause between the lead-in and the window, and the window ends
+// while every client is still busy, so a pass measures the steady state, not the start
+// of a load or its tail. Without the lead-in a pass would meet the timers (timerHorizon)
+// of whatever ran before it.
+func (r *benchRun) steady(b *testing.B, run timedCall, clients int) passResult {
+	b.Helper()
+	p := passResult{Clients: clients}
+	var mu sync.Mutex
+	measuring := false
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d, ok := once(b, run)
+				if !ok {
+					return // reported; the window fails if no client is left
+				}
+				mu.Lock()
+				if measuring {
+					p.Latencies = append(p.Latencies, ms(d))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	<-time.After(timerHorizon)
+	before := r.snapshot(b)
+	mu.Lock()
+	measuring = true
+	start := time.Now()
+	mu.Unlock()
+	<-time.After(window)
+	mu.Lock()
+	measuring = false
+	p.Seconds = time.Since(start).Seconds()
+	p.Orders = len(p.Latencies)
+	mu.Unlock()
+	after := r.snapshot(b)
+	close(stop)
+	wg.Wait()
+	r.drainAccepted(b)
+	if p.Orders == 0 {
+		b.Fatalf("no call returned within %s of %d clients", window, clients)
+	}
+	p.charge(before, after)
+	return p
+}
+
+// counters are what a pass reads before and after: CPU time by process and of the
+// machine, and the server's work.
+type counters struct {
+	cpu     map[string]float64
+	machine float64
+	work    map[string]float64
+}
+
+func (r *benchRun) snapshot(b *testing.B) counters {
+	return counters{cpu: cpuSeconds(b, r.procs), machine: machineCPUSeconds(b), work: serverWork(b, r.metrics)}
+}
+
+// charge sets p's CPU and server work per order from the counters before and after it.
+func (p *passResult) charge(before, after counters) {
+	p.CPUMs = cpuMsPerOrder(before.cpu, after.cpu, p.Orders)
+	p.MachineCPUMs = 1000 * (after.machine - before.machine) / float64(p.Orders)
 	p.Server = map[string]float64{}
-	for k, v := range serverWork(b) {
-		if d := (v - work0[k]) / float64(total); d != 0 {
+	for k, v := range after.work {
+		if d := (v - before.work[k]) / float64(p.Orders); d != 0 {
 			p.Server[k] = d
 		}
 	}
-	return p
 }
 
 // once makes one call of run, within a minute, and reports its error to b.
@@ -503,25 +607,6 @@ func once(b *testing.B, run timedCall) (time.Duration, bool) {
 // timeout and the steps' StartToClose), which fires, and is found stale, that long after
 // the task started.
 const timerHorizon = 11 * time.Second
-
-// leadIn runs run from clients goroutines for timerHorizon, unmeasured, so that the pass
-// which follows meets the timers of orders like its own, set at its own rate, as it would
-// in a steady state. Without it a pass is charged the timers of whatever ran before it:
-// a slower variant's pass, lasting longer, more of them, and a faster one's fewer.
-func (r *benchRun) leadIn(b *testing.B, run timedCall, clients int) {
-	b.Helper()
-	deadline := time.Now().Add(timerHorizon)
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				once(b, run)
-			}
-		})
-	}
-	wg.Wait()
-	r.drainAccepted(b)
-}
 
 // drainAccepted waits until every order placed without waiting has completed.
 func (r *benchRun) drainAccepted(b *testing.B) {
@@ -553,8 +638,15 @@ func spreadOf(passes []passResult, f func(passResult) float64) spread {
 	for i, p := range passes {
 		vals[i] = f(p)
 	}
+	return spreadOfValues(vals)
+}
+
+// spreadOfValues is the median and range of vals; of an even number, the median is the
+// mean of the middle two.
+func spreadOfValues(vals []float64) spread {
 	slices.Sort(vals)
-	return spread{Median: vals[len(vals)/2], Min: vals[0], Max: vals[len(vals)-1]}
+	n := len(vals)
+	return spread{Median: (vals[(n-1)/2] + vals[n/2]) / 2, Min: vals[0], Max: vals[n-1]}
 }
 
 func (s spread) String() string {
@@ -581,68 +673,28 @@ func roundRatios(passes, base []passResult, f func(passResult) float64) spread {
 	for i := range passes {
 		vals[i] = f(passes[i]) / f(base[i])
 	}
-	slices.Sort(vals)
-	return spread{Median: vals[len(vals)/2], Min: vals[0], Max: vals[len(vals)-1]}
+	return spreadOfValues(vals)
 }
 
-func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ clients, orders int }) {
+func (r *benchRun) report(b *testing.B, variants []variant, levels []int) {
 	b.Logf("%s", r.Machine)
 	b.Logf("saga shape (the ceiling repeats it): %v", r.Shape)
 	for _, v := range variants {
 		b.Logf("  %-12s %s", v.name, v.what)
 	}
-	b.Logf("median of %d interleaved passes (min–max)", len(r.Results["ceiling"][1]))
-	b.Logf("%-12s %7s %22s %22s %22s", "variant", "clients", "p50 ms", "p95 ms", "orders/s")
-	for _, v := range variants {
-		for _, lv := range levels {
-			ps := r.Results[v.name][lv.clients]
-			b.Logf("%-12s %7d %22s %22s %22s", v.name, lv.clients, spreadOf(ps, func(p passResult) float64 { return p.pct(.5) }),
-				spreadOf(ps, func(p passResult) float64 { return p.pct(.95) }), spreadOf(ps, passResult.throughput))
-		}
-	}
-	// At 32 clients the machine is saturated: this is where its CPU went, process by
-	// process. The server uses what the others leave it, so its CPU per order is its
-	// share of the machine divided by the orders it completed, not a fixed price.
-	procNames := slices.Sorted(maps.Keys(r.procs))
-	b.Logf("CPU ms per order at 32 clients, median of the passes: %s, all", strings.Join(procNames, ", "))
-	for _, v := range variants {
-		b.Logf("%-16s%s", v.name, cpuColumns(r.Results[v.name][32], procNames))
-	}
+	r.logPasses(b, variants, levels)
 	if len(r.Apart["ceiling"]) > 0 {
+		procNames := slices.Sorted(maps.Keys(r.procs))
 		b.Logf("apart: the services and the customers on CPU %v; the Temporal server, the workers and the API on CPU %v; 32 clients, median of the passes (min–max)",
 			r.split.outside, r.split.temporalSide)
-		b.Logf("%-16s %22s %22s   CPU ms per order: %s, all", "variant", "p50 ms", "orders/s", strings.Join(procNames, ", "))
+		b.Logf("%-16s %22s %22s   CPU ms per order: %s, all, machine", "variant", "p50 ms", "orders/s", strings.Join(procNames, ", "))
 		for _, v := range variants {
 			ps := r.Apart[v.name]
 			b.Logf("%-16s %22s %22s  %s", v.name, spreadOf(ps, func(p passResult) float64 { return p.pct(.5) }),
 				spreadOf(ps, passResult.throughput), cpuColumns(ps, procNames))
 		}
 	}
-	// The server's work per order at 32 clients, where the variants differ.
-	workKeys := map[string]bool{}
-	for _, v := range variants {
-		for _, p := range r.Results[v.name][32] {
-			for k := range p.Server {
-				workKeys[k] = true
-			}
-		}
-	}
-	b.Logf("Temporal server work per order at 32 clients, median of the passes, where the variants differ by 0.2 or more:")
-	b.Logf("%-56s %s", "", strings.Join(variantNames(variants), " "))
-	for _, k := range slices.Sorted(maps.Keys(workKeys)) {
-		var meds []float64
-		for _, v := range variants {
-			meds = append(meds, spreadOf(r.Results[v.name][32], func(p passResult) float64 { return p.Server[k] }).Median)
-		}
-		if slices.Max(meds)-slices.Min(meds) < 0.2 {
-			continue
-		}
-		line := fmt.Sprintf("%-56s", k)
-		for i, v := range variants {
-			line += fmt.Sprintf(" %*.2f", len(v.name), meds[i])
-		}
-		b.Logf("%s", line)
-	}
+	logServerWork(b, variants, func(name string) []passResult { return r.Results[name][32] })
 	acc := spreadOf(r.Accept, func(p passResult) float64 { return p.pct(.99) })
 	ceilAcc := spreadOf(r.CeilingStart, func(p passResult) float64 { return p.pct(.99) })
 	b.Logf("POST /v1/orders without wait, 32 customers each following their order to COMPLETED: accept p50 %s ms, p99 %s ms",
@@ -718,14 +770,66 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []struct{ cli
 	}
 }
 
-// cpuColumns is the median CPU ms per order of each of procNames over passes, and the
-// median and range of their sum.
+// logPasses logs each variant's latency and throughput at each level, and where the CPU
+// went at 32 clients, process by process.
+func (r *benchRun) logPasses(b *testing.B, variants []variant, levels []int) {
+	b.Logf("median of %d interleaved passes (min–max)", len(r.Results["ceiling"][1]))
+	b.Logf("%-12s %7s %22s %22s %22s", "variant", "clients", "p50 ms", "p95 ms", "orders/s")
+	for _, v := range variants {
+		for _, clients := range levels {
+			ps := r.Results[v.name][clients]
+			b.Logf("%-12s %7d %22s %22s %22s", v.name, clients, spreadOf(ps, func(p passResult) float64 { return p.pct(.5) }),
+				spreadOf(ps, func(p passResult) float64 { return p.pct(.95) }), spreadOf(ps, passResult.throughput))
+		}
+	}
+	// At 32 clients the machine is saturated: this is where its CPU went, process by
+	// process. The server uses what the others leave it, so its CPU per order is its
+	// share of the machine divided by the orders it completed, not a fixed price.
+	procNames := slices.Sorted(maps.Keys(r.procs))
+	b.Logf("CPU ms per order at 32 clients, median of the passes: %s, all (their sum), machine (every process and the kernel)", strings.Join(procNames, ", "))
+	for _, v := range variants {
+		b.Logf("%-16s%s", v.name, cpuColumns(r.Results[v.name][32], procNames))
+	}
+}
+
+// logServerWork logs the Temporal server's work per order in each variant's passes at 32
+// clients, median of the passes, where the variants differ.
+func logServerWork(b *testing.B, variants []variant, passes func(name string) []passResult) {
+	workKeys := map[string]bool{}
+	for _, v := range variants {
+		for _, p := range passes(v.name) {
+			for k := range p.Server {
+				workKeys[k] = true
+			}
+		}
+	}
+	b.Logf("Temporal server work per order at 32 clients, median of the passes, where the variants differ by 0.2 or more:")
+	b.Logf("%-56s %s", "", strings.Join(variantNames(variants), " "))
+	for _, k := range slices.Sorted(maps.Keys(workKeys)) {
+		var meds []float64
+		for _, v := range variants {
+			meds = append(meds, spreadOf(passes(v.name), func(p passResult) float64 { return p.Server[k] }).Median)
+		}
+		if slices.Max(meds)-slices.Min(meds) < 0.2 {
+			continue
+		}
+		line := fmt.Sprintf("%-56s", k)
+		for i, v := range variants {
+			line += fmt.Sprintf(" %*.2f", len(v.name), meds[i])
+		}
+		b.Logf("%s", line)
+	}
+}
+
+// cpuColumns is the median CPU ms per order of each of procNames over passes, the median
+// and range of their sum, and the median of the machine's.
 func cpuColumns(passes []passResult, procNames []string) string {
 	var line string
 	for _, name := range procNames {
 		line += fmt.Sprintf(" %6.1f", spreadOf(passes, func(p passResult) float64 { return p.CPUMs[name] }).Median)
 	}
-	return line + " " + spreadOf(passes, passResult.cpuMs).String()
+	return line + " " + spreadOf(passes, passResult.cpuMs).String() +
+		fmt.Sprintf(" %6.1f", spreadOf(passes, func(p passResult) float64 { return p.MachineCPUMs }).Median)
 }
 
 // costs measures what one order costs: history per outcome, and, over a run of orders
@@ -822,22 +926,26 @@ func (r *benchRun) dbCounters(b *testing.B) map[string]float64 {
 	return out
 }
 
-// serverWork reads what the dev server has done so far, from its /metrics: its requests
-// to its database (persistence and visibility, by operation), the tasks its history
-// service processed (by type), and the requests its frontend served (by method). Compared
-// per order between variants, it says which of Temporal's work an order asks for.
-func serverWork(b *testing.B) map[string]float64 {
+// serverWork reads what the Temporal server whose metrics are at host:port metrics has
+// done so far: its requests to its database (persistence and visibility, by operation),
+// the tasks its history service processed (by type), and the requests its frontend served
+// (by method). Compared per order between variants, it says which of Temporal's work an
+// order asks for.
+func serverWork(b *testing.B, metrics string) map[string]float64 {
 	b.Helper()
-	m := scrape(b, "http://"+env.tempMetrics+"/metrics")
+	m := scrape(b, "http://"+metrics+"/metrics")
 	out := map[string]float64{}
-	for _, c := range []struct{ metric, label, prefix string }{
-		{`persistence_requests`, "operation", "db "},
-		{`visibility_persistence_requests`, "operation", "visibility "},
-		{`task_requests`, "operation", "task "},
-		{`service_requests{service_name="frontend"}`, "operation", "frontend "},
+	for _, c := range []struct{ name, labels, label, prefix string }{
+		{`persistence_requests`, "", "operation", "db "},
+		{`visibility_persistence_requests`, "", "operation", "visibility "},
+		{`task_requests`, "", "operation", "task "},
+		{`service_requests`, `{service_name="frontend"}`, "operation", "frontend "},
 	} {
-		for k, v := range m.byLabel(c.metric, c.label) {
-			out[c.prefix+k] += v
+		// The cluster's server (OpenTelemetry) names its counters with _total.
+		for _, name := range []string{c.name, c.name + "_total"} {
+			for k, v := range m.byLabel(name+c.labels, c.label) {
+				out[c.prefix+k] += v
+			}
 		}
 	}
 	return out
@@ -869,6 +977,28 @@ func cpuSeconds(b *testing.B, pids map[string]int) map[string]float64 {
 		out[name] = (utime + stime) / 100 // USER_HZ
 	}
 	return out
+}
+
+// machineCPUSeconds reads the time the machine's CPUs have spent busy, over all of them,
+// from /proc/stat: everything but idle and waiting for I/O.
+func machineCPUSeconds(b *testing.B) float64 {
+	b.Helper()
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	// cpu user nice system idle iowait irq softirq steal (guest time is within user)
+	fields := strings.Fields(line)
+	var busy float64
+	for i, f := range fields[1:min(len(fields), 9)] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		v, _ := strconv.ParseFloat(f, 64)
+		busy += v
+	}
+	return busy / 100 // USER_HZ
 }
 
 // growth measures orders of 1, 10 and 100 items: latency, history and rows per order.

@@ -62,18 +62,17 @@ const (
 var (
 	// env is what TestMain set up; the tests read it.
 	env struct {
-		root          string // the repository
-		binDir        string // freshly built binaries
-		temporal      string // bin/temporal
-		tempAddr      string // the dev server's frontend
-		tempMetrics   string // the dev server's /metrics address
-		logDir        string
-		temporalProc  *proc.Proc    // the dev server
-		ceilingWorker *proc.Proc    // make bench's ceiling worker, once started
-		tc            client.Client // opens sealed payloads (every key below)
-		keys          payloadKeys
-		stacks        []*stack
-		recording     *recorder
+		root         string // the repository
+		binDir       string // freshly built binaries
+		temporal     string // bin/temporal
+		tempAddr     string // the dev server's frontend
+		tempMetrics  string // the dev server's /metrics address
+		logDir       string
+		temporalProc *proc.Proc    // the dev server
+		tc           client.Client // opens sealed payloads (every key below)
+		keys         payloadKeys
+		stacks       []*stack
+		recording    *recorder
 	}
 	recordHistories = flag.Bool("record-histories", false, "write the histories of representative orders to workflows/testdata/histories")
 	recordSuffix    = flag.String("record-suffix", "", "with -record-histories: name the histories <scenario>-<suffix>.json, keeping the earlier recordings")
