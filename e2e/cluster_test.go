@@ -198,6 +198,12 @@ type cluster struct {
 // ready.
 func startCluster(t testing.TB, pgURL string, extraEnv ...string) *cluster {
 	t.Helper()
+	return startClusterOf(t, pgURL, 2, extraEnv...)
+}
+
+// startClusterOf is startCluster with replicas workers and replicas APIs.
+func startClusterOf(t testing.TB, pgURL string, replicas int, extraEnv ...string) *cluster {
+	t.Helper()
 	prefix := "e2e_" + randomHex(4) + "_"
 	t.Cleanup(func() { dropDatabases(t, pgURL, prefix) })
 	grpc, membership := freePortBelow(32000), freePortBelow(32000)
@@ -211,7 +217,10 @@ func startCluster(t testing.TB, pgURL string, extraEnv ...string) *cluster {
 	for _, svc := range config.ServiceNames {
 		c.ports[config.EnvName(svc, "PORT")] = freePort()
 	}
-	apiPorts, workerPorts := []int{freePort(), freePort()}, []int{freePort(), freePort()}
+	var apiPorts, workerPorts []int
+	for range replicas {
+		apiPorts, workerPorts = append(apiPorts, freePort()), append(workerPorts, freePort())
+	}
 	environ := []string{
 		"DATABASE_URL=" + pgURL, "DB_PREFIX=" + prefix, "DATA_DIR=" + t.TempDir(), "OPERATOR_TOKENS=" + operatorToken,
 		"API_PORTS=" + joinPorts(apiPorts), "WORKER_PORTS=" + joinPorts(workerPorts),
@@ -228,7 +237,9 @@ func startCluster(t testing.TB, pgURL string, extraEnv ...string) *cluster {
 	c.make = startMake(t, "run-cluster", append(environ, extraEnv...))
 	want := []string{"temporal", "ui"}
 	want = append(want, config.ServiceNames...)
-	want = append(want, "worker-1", "worker-2", "api-1", "api-2")
+	for i := range replicas {
+		want = append(want, fmt.Sprintf("worker-%d", i+1), fmt.Sprintf("api-%d", i+1))
+	}
 	c.pids = c.make.awaitBanner(t, 5*time.Minute, want...)
 	c.workerPorts, c.apiPorts = workerPorts, apiPorts
 

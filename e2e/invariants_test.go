@@ -37,7 +37,7 @@ func checkAllInvariants() int {
 
 // checkBooks fails t with each violation of the books of the stack's orders (see
 // invariantViolations); the tests that run a stack of their own call it at their end.
-func (s *stack) checkBooks(t *testing.T) {
+func (s *stack) checkBooks(t testing.TB) {
 	t.Helper()
 	violations, err := s.invariantViolations(context.Background())
 	if err != nil {
