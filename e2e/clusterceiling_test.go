@@ -25,10 +25,8 @@ import (
 // contention. The dev server keeps its state in SQLite through one connection (server
 // 1.29's SQLite store allows one open connection), so all of the server's writes and
 // reads queue for it, and a holder that loses its CPU to another process holds up the
-// queue. On the dev server the saga, whose services and worker compete for the CPUs,
-// reaches about two thirds of the ceiling's throughput with only a tenth less CPU for
-// the server (BENCHMARKS.md); the cluster's server has a pool of PostgreSQL connections.
-// Every order must complete, and the cluster's books are checked at the end.
+// queue; the cluster's server has a pool of PostgreSQL connections. Every order must
+// complete, and the cluster's books are checked at the end.
 func BenchmarkClusterSagaVsCeiling(b *testing.B) {
 	pgURL := needCluster(b)
 	c := startClusterOf(b, pgURL, 1, "PAYLOAD_KEYS="+env.keys.stacks)
