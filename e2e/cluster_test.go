@@ -237,8 +237,10 @@ func startClusterOf(t testing.TB, pgURL string, replicas int, extraEnv ...string
 	c.make = startMake(t, "run-cluster", append(environ, extraEnv...))
 	want := []string{"temporal", "ui"}
 	want = append(want, config.ServiceNames...)
-	for i := range replicas {
-		want = append(want, fmt.Sprintf("worker-%d", i+1), fmt.Sprintf("api-%d", i+1))
+	for _, kind := range []string{"worker", "api"} { // in the banner's order
+		for i := range replicas {
+			want = append(want, fmt.Sprintf("%s-%d", kind, i+1))
+		}
 	}
 	c.pids = c.make.awaitBanner(t, 5*time.Minute, want...)
 	c.workerPorts, c.apiPorts = workerPorts, apiPorts
