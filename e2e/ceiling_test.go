@@ -968,17 +968,24 @@ func cpuSeconds(b *testing.B, pids map[string]int) map[string]float64 {
 	b.Helper()
 	out := map[string]float64{}
 	for name, pid := range pids {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			b.Fatal(err)
-		}
-		// Fields after the command (which may hold spaces) start after the last ')'.
-		fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+		fields := procStat(b, pid)
 		utime, _ := strconv.ParseFloat(fields[11], 64)
 		stime, _ := strconv.ParseFloat(fields[12], 64)
 		out[name] = (utime + stime) / 100 // USER_HZ
 	}
 	return out
+}
+
+// procStat reads /proc/<pid>/stat and returns its fields after the command, the process's
+// state first (proc(5) numbers it 3).
+func procStat(b *testing.B, pid int) []string {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command may hold spaces and parentheses; it ends at the last ')'.
+	return strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
 }
 
 // machineCPUSeconds reads the time the machine's CPUs have spent busy, over all of them,

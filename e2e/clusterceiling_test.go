@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/ordersaga/ordersaga/internal/config"
 	"github.com/ordersaga/ordersaga/internal/httpx"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
 )
@@ -46,7 +46,7 @@ func BenchmarkClusterSagaVsCeiling(b *testing.B) {
 	r.ceilingQueue = queue
 	r.procs = map[string]int{"temporal": c.pids["temporal"], "worker": c.pids["worker-1"], "api": c.pids["api-1"],
 		"ceiling-worker": ceilingWorker.Pid(), "clusterstack": parentPid(b, c.pids["temporal"]), "customers": os.Getpid()}
-	for _, svc := range []string{"order", "inventory", "payment", "shipping"} {
+	for _, svc := range config.ServiceNames {
 		r.procs[svc] = c.pids[svc]
 	}
 	r.sku = s.newProduct(b, 100, 1_000_000)
@@ -87,13 +87,7 @@ func BenchmarkClusterSagaVsCeiling(b *testing.B) {
 // parentPid is the process that started process pid.
 func parentPid(b *testing.B, pid int) int {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The parent is the second field after the command, which may hold spaces.
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	ppid, err := strconv.Atoi(fields[1])
+	ppid, err := strconv.Atoi(procStat(b, pid)[1])
 	if err != nil {
 		b.Fatal(err)
 	}
