@@ -510,13 +510,18 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 // window is how long a pass with concurrent clients is measured, after its lead-in.
 const window = 12 * time.Second
 
+// leadIn is how long a pass with concurrent clients runs before its window opens: long
+// enough that every timer firing in the window was set by the pass's own steady load.
+const leadIn = 2 * timerHorizon
+
 // steady runs run from clients goroutines, each calling it again as soon as a call
-// returns, for a lead-in of timerHorizon and then a window that is measured: the calls
+// returns, for a lead-in (leadIn) and then a window that is measured: the calls
 // that return within the window, their latencies, and the CPU and the server's work over
 // it. The load does not pause between the lead-in and the window, and the window ends
 // while every client is still busy, so a pass measures the steady state, not the start
 // of a load or its tail. Without the lead-in a pass would meet the timers (timerHorizon)
-// of whatever ran before it.
+// of whatever ran before it; with a lead-in of only one horizon, its window would meet
+// the timers of the lead-in's first seconds, when all the clients start at once.
 func (r *benchRun) steady(b *testing.B, run timedCall, clients int) passResult {
 	b.Helper()
 	p := passResult{Clients: clients}
@@ -544,7 +549,7 @@ func (r *benchRun) steady(b *testing.B, run timedCall, clients int) passResult {
 			}
 		})
 	}
-	<-time.After(timerHorizon)
+	<-time.After(leadIn)
 	before := r.snapshot(b)
 	mu.Lock()
 	measuring = true
