@@ -573,6 +573,39 @@ func (m metricsText) byLabel(metric, label string) map[string]float64 {
 	return out
 }
 
+// serverCount is sum for a counter of a Temporal server, under either of its names
+// (serverNames).
+func (m metricsText) serverCount(metric string) float64 {
+	var total float64
+	for _, name := range serverNames(metric) {
+		total += m.sum(name)
+	}
+	return total
+}
+
+// serverCountByLabel is byLabel for a counter of a Temporal server, under either of its
+// names (serverNames).
+func (m metricsText) serverCountByLabel(metric, label string) map[string]float64 {
+	out := map[string]float64{}
+	for _, name := range serverNames(metric) {
+		for k, v := range m.byLabel(name, label) {
+			out[k] += v
+		}
+	}
+	return out
+}
+
+// serverNames is metric (name{k="v",...}) as the dev server writes it and as the
+// cluster's server, which exports through OpenTelemetry, writes it: with _total after the
+// name.
+func serverNames(metric string) []string {
+	name, labels, found := strings.Cut(metric, "{")
+	if found {
+		labels = "{" + labels
+	}
+	return []string{metric, name + "_total" + labels}
+}
+
 // selector splits name{k="v",...} into the name and the label matchers.
 func selector(metric string) (name string, want []string) {
 	name, labels, _ := strings.Cut(metric, "{")

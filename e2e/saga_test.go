@@ -72,11 +72,8 @@ func TestStepsRunEagerly(t *testing.T) {
 // serverMetrics serves started each of its activities eagerly.
 func stepsRunEagerly(t *testing.T, s *stack, serverMetrics string) {
 	// Counted over every task queue (the server writes their names with '-' as '_'):
-	// other orders can only add to it. The cluster's server (OpenTelemetry) adds _total.
-	eager := func() float64 {
-		m := scrape(t, serverMetrics)
-		return m.sum("activity_eager_execution") + m.sum("activity_eager_execution_total")
-	}
+	// other orders can only add to it.
+	eager := func() float64 { return scrape(t, serverMetrics).serverCount("activity_eager_execution") }
 	before := eager()
 	v := s.place(t, orderRequest(s.newCustomer(t, 100000), "pm_card_visa", "US", s.newProduct(t, 500, 5)+":1"))
 	if v.Status != saga.StatusCompleted {
