@@ -61,26 +61,18 @@ func BenchmarkClusterSagaVsCeiling(b *testing.B) {
 	b.Logf("the cluster profile: Temporal server 1.32 on PostgreSQL, one worker, one API, one process per service; clusterstack runs NATS")
 	r.logPasses(b, variants, levels)
 	logServerWork(b, variants, func(name string) []passResult { return r.Results[name][32] })
-	p50 := func(p passResult) float64 { return p.pct(.5) }
-	ratios := []struct {
-		name, what string
-		s          spread
-	}{
-		{"sagaClientTputRatio32", "saga/ceiling throughput at 32 clients (client)", r.ratio("saga-client", 32, passResult.throughput)},
-		{"sagaAPITputRatio32", "saga/ceiling throughput at 32 clients (API)", r.ratio("saga-api", 32, passResult.throughput)},
-		{"dressedTputRatio32", "ceiling-dressed/ceiling throughput at 32 clients", r.ratio("ceiling-dressed", 32, passResult.throughput)},
-		{"sagaClientP50Ratio1", "saga/ceiling p50 at 1 client (client)", r.ratio("saga-client", 1, p50)},
-		{"sagaAPIP50Ratio1", "saga/ceiling p50 at 1 client (API)", r.ratio("saga-api", 1, p50)},
+	ratios := r.targetRatios()
+	for _, rt := range []struct{ name, what string }{
+		{"sagaClientTputRatio32", "saga/ceiling throughput at 32 clients (client)"},
+		{"sagaAPITputRatio32", "saga/ceiling throughput at 32 clients (API)"},
+		{"dressedTputRatio32", "ceiling-dressed/ceiling throughput at 32 clients"},
+		{"sagaClientP50Ratio1", "saga/ceiling p50 at 1 client (client)"},
+		{"sagaAPIP50Ratio1", "saga/ceiling p50 at 1 client (API)"},
+	} {
+		b.Logf("%-50s %s", rt.what+",", ratios[rt.name].ratioString())
+		b.ReportMetric(ratios[rt.name].Median, rt.name)
 	}
-	for _, rt := range ratios {
-		b.Logf("%-50s %s", rt.what+",", rt.s.ratioString())
-		b.ReportMetric(rt.s.Median, rt.name)
-	}
-	met := map[bool]string{true: "met", false: "NOT met"}
-	b.Logf("target %-62s %s", "throughput at 32 clients >= 0.8 x ceiling, cluster (client and API)",
-		met[min(ratios[0].s.Median, ratios[1].s.Median) >= 0.8])
-	b.Logf("target %-62s %s", "p50 at 1 client <= 1.3 x ceiling, cluster (client and API)",
-		met[max(ratios[3].s.Median, ratios[4].s.Median) <= 1.3])
+	logTargets(b, targetsMet(ratios, ", cluster"))
 	s.checkBooks(b)
 }
 
