@@ -66,12 +66,12 @@ func BenchmarkSagaVsCeiling(b *testing.B) {
 			r.setApart(b, true)
 			for k := range variants {
 				v := variants[(k+rep)%len(variants)]
-				r.Apart[v.name] = append(r.Apart[v.name], r.steady(b, timed(v.run), 32))
+				r.Apart[v.name] = append(r.Apart[v.name], r.steady(b, v.name+" apart", timed(v.run), 32))
 			}
 			r.setApart(b, false)
 		}
-		r.Accept = append(r.Accept, r.steady(b, r.acceptThenAwait, 32))
-		r.CeilingStart = append(r.CeilingStart, r.steady(b, r.ceilingStartThenAwait, 32))
+		r.Accept = append(r.Accept, r.steady(b, "accept", r.acceptThenAwait, 32))
+		r.CeilingStart = append(r.CeilingStart, r.steady(b, "ceiling start", r.ceilingStartThenAwait, 32))
 	})
 	r.report(b, variants, levels)
 	r.hops(b, variants)
@@ -140,7 +140,7 @@ func (r *benchRun) rounds(b *testing.B, variants []variant, levels []int, reps i
 		for li, clients := range levels {
 			for k := range variants {
 				v := variants[(k+rep+li)%len(variants)]
-				p := r.steady(b, timed(v.run), clients)
+				p := r.steady(b, v.name, timed(v.run), clients)
 				if r.Results[v.name] == nil {
 					r.Results[v.name] = map[int][]passResult{}
 				}
@@ -513,8 +513,9 @@ const leadIn = 2 * timerHorizon
 // while every client is still busy, so a pass measures the steady state, not the start
 // of a load or its tail. Without the lead-in a pass would meet the timers (timerHorizon)
 // of whatever ran before it; with a lead-in of only one horizon, its window would meet
-// the timers of the lead-in's first seconds, when all the clients start at once.
-func (r *benchRun) steady(b *testing.B, run timedCall, clients int) passResult {
+// the timers of the lead-in's first seconds, when all the clients start at once. A call
+// that outlasts the window is logged under name.
+func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int) passResult {
 	b.Helper()
 	p := passResult{Clients: clients}
 	var mu sync.Mutex
@@ -535,7 +536,7 @@ func (r *benchRun) steady(b *testing.B, run timedCall, clients int) passResult {
 					return // reported; the pass fails if no client is left
 				}
 				if d > window {
-					b.Logf("a call of a pass of %d clients took %s", clients, d.Round(time.Millisecond))
+					b.Logf("a call of %s at %d clients took %s", name, clients, d.Round(time.Millisecond))
 				}
 				mu.Lock()
 				if measuring {
