@@ -37,14 +37,14 @@ import (
 // 8 and 32 concurrent clients, the four interleaved and repeated (BENCH_REPS, 5) so that
 // the machine's noise hits all alike. Each pass is measured over a window of steady load
 // that follows a lead-in of its own variant (steady), so that it meets its own orders'
-// timers rather than the previous variant's. Each round ends with
-// the four at 32 clients again, apart: the services and the customers on a CPU of their
-// own (apart_test.go). Then where an order's time goes at one client (hops: workflow
-// tasks and activities, from the histories), what an order costs (history, database
-// rows, CPU), how that grows with items per order, and whether reads stay flat as orders
-// pile up (BENCH_FILL orders in the system, 10000). It prints tables; BENCH_OUT names a
-// JSON file for cmd/benchplot. Every order must complete, and the books are checked with
-// the other tests' at the end.
+// timers rather than the previous variant's. Each round ends with the four at 32 clients
+// again, apart: the services and the customers on a CPU of their own (apart_test.go).
+// Then where an order's time goes at one client (hops: workflow tasks and activities,
+// from the histories), what an order costs (history, database rows, CPU), how that grows
+// with items per order, and whether reads stay flat as orders pile up (BENCH_FILL orders
+// in the system, 10000). It prints tables; BENCH_OUT names a JSON file for
+// cmd/benchplot. Every order must complete, and the books are checked with the other
+// tests' at the end.
 func BenchmarkSagaVsCeiling(b *testing.B) {
 	s := env.stacks[0]
 	r := &benchRun{s: s, api: httpx.NewHTTPClient(), metrics: env.tempMetrics, Machine: machine()}
