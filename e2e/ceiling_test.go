@@ -502,6 +502,10 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 // window is how long a pass is measured, after its lead-in.
 const window = 12 * time.Second
 
+// minCalls is the fewest calls a window measures: at one client a 12 s window holds about
+// 150 orders, so it seldom needs to stay open longer, unless a call stalls.
+const minCalls = 50
+
 // leadIn is how long a pass runs before its window opens: long enough that every timer
 // firing in the window was set by the pass's own steady load.
 const leadIn = 2 * timerHorizon
@@ -513,14 +517,16 @@ const leadIn = 2 * timerHorizon
 // while every client is still busy, so a pass measures the steady state, not the start
 // of a load or its tail. Without the lead-in a pass would meet the timers (timerHorizon)
 // of whatever ran before it; with a lead-in of only one horizon, its window would meet
-// the timers of the lead-in's first seconds, when all the clients start at once. A call
-// that outlasts the window is logged under name.
+// the timers of the lead-in's first seconds, when all the clients start at once. The
+// window also stays open until it holds minCalls calls, so that one slow call (a lost
+// notification waits out the server's 20 s long poll) is one sample among many even at
+// one client, not the whole window. A call that outlasts the window is logged under name.
 func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int) passResult {
 	b.Helper()
 	p := passResult{Clients: clients}
 	var mu sync.Mutex
 	measuring := false
-	returned := make(chan struct{}, 1) // a call returned within the window
+	enough := make(chan struct{}) // closed when minCalls calls returned within the window
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range clients {
@@ -541,9 +547,8 @@ func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int)
 				mu.Lock()
 				if measuring {
 					p.Latencies = append(p.Latencies, ms(d))
-					select {
-					case returned <- struct{}{}:
-					default:
+					if len(p.Latencies) == minCalls {
+						close(enough)
 					}
 				}
 				mu.Unlock()
@@ -557,14 +562,14 @@ func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int)
 	start := time.Now()
 	mu.Unlock()
 	<-time.After(window)
-	// A window measures at least one call: one that outlasts the window (one client's
-	// order held up by a lost notification, say) keeps it open until it returns, and
-	// its latency is counted. Every call is bounded (once), and a client that fails
-	// stops, so the wait ends.
+	// A window measures at least minCalls calls: a call that outlasts the window (one
+	// client's order held up by a lost notification, say) keeps it open, and its latency
+	// is counted among the calls' after it. Every call is bounded (once), and a client
+	// that fails stops, so the wait ends.
 	clientsLeft := make(chan struct{})
 	go func() { wg.Wait(); close(clientsLeft) }()
 	select {
-	case <-returned:
+	case <-enough:
 	case <-clientsLeft:
 	}
 	mu.Lock()
