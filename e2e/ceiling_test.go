@@ -167,15 +167,16 @@ func variantNames(vs []variant) []string {
 	return names
 }
 
-// timedCall is one client's call in a pass and the latency it reports.
-type timedCall func(ctx context.Context) (time.Duration, error)
+// timedCall is one client's call in a pass: the latency it reports and the workflow ID
+// of what it placed, to name in logs.
+type timedCall func(ctx context.Context) (time.Duration, string, error)
 
 // timed measures the whole of call.
 func timed(call func(ctx context.Context) (string, error)) timedCall {
-	return func(ctx context.Context) (time.Duration, error) {
+	return func(ctx context.Context) (time.Duration, string, error) {
 		t0 := time.Now()
-		_, err := call(ctx)
-		return time.Since(t0), err
+		id, err := call(ctx)
+		return time.Since(t0), id, err
 	}
 }
 
@@ -383,26 +384,26 @@ func (r *benchRun) acceptOnly(ctx context.Context) (string, error) {
 // acceptThenAwait is a customer who places an order without waiting, then follows it
 // until it completes: it reports the accept latency, under the load of as many orders
 // in flight as there are clients.
-func (r *benchRun) acceptThenAwait(ctx context.Context) (time.Duration, error) {
+func (r *benchRun) acceptThenAwait(ctx context.Context) (time.Duration, string, error) {
 	t0 := time.Now()
 	id, err := r.accept(ctx)
 	d := time.Since(t0)
 	if err != nil {
-		return d, err
+		return d, "", err
 	}
-	return d, r.awaitCompleted(ctx, id)
+	return d, saga.WorkflowID(id), r.awaitCompleted(ctx, id)
 }
 
 // ceilingStartThenAwait is acceptThenAwait for the ceiling: it reports how long the
 // start of a no-op workflow takes, under the same load, then waits for its end.
-func (r *benchRun) ceilingStartThenAwait(ctx context.Context) (time.Duration, error) {
+func (r *benchRun) ceilingStartThenAwait(ctx context.Context) (time.Duration, string, error) {
 	t0 := time.Now()
 	run, err := r.startCeiling(ctx)
 	d := time.Since(t0)
 	if err != nil {
-		return d, err
+		return d, "", err
 	}
-	return d, run.Get(ctx, nil)
+	return d, run.GetID(), run.Get(ctx, nil)
 }
 
 func (r *benchRun) accept(ctx context.Context) (string, error) {
@@ -482,7 +483,7 @@ func (r *benchRun) pass(b *testing.B, run timedCall, clients, total int) passRes
 	for range clients {
 		wg.Go(func() {
 			for range jobs {
-				d, ok := once(b, run)
+				d, _, ok := once(b, run)
 				if !ok {
 					continue
 				}
@@ -537,12 +538,12 @@ func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int)
 					return
 				default:
 				}
-				d, ok := once(b, run)
+				d, id, ok := once(b, run)
 				if !ok {
 					return // reported; the pass fails if no client is left
 				}
 				if d > window {
-					b.Logf("a call of %s at %d clients took %s", name, clients, d.Round(time.Millisecond))
+					b.Logf("a call of %s at %d clients took %s: %s", name, clients, d.Round(time.Millisecond), r.closedWhen(id, d))
 				}
 				mu.Lock()
 				if measuring {
@@ -588,6 +589,24 @@ func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int)
 	return p
 }
 
+// closedWhen says when the workflow id closed, relative to the start of a call that
+// returned just now after d: whether the workflow or the news of its end was slow.
+func (r *benchRun) closedWhen(id string, d time.Duration) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	desc, err := r.s.tc.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return fmt.Sprintf("%s: %v", id, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	if info.GetCloseTime() == nil {
+		return id + " is still running"
+	}
+	began := time.Now().Add(-d)
+	return fmt.Sprintf("%s started %s and closed %s after the call began", id,
+		info.GetStartTime().AsTime().Sub(began).Round(time.Millisecond), info.GetCloseTime().AsTime().Sub(began).Round(time.Millisecond))
+}
+
 // counters are what a pass reads before and after: CPU time by process and of the
 // machine, and the server's work.
 type counters struct {
@@ -614,15 +633,15 @@ func (p *passResult) charge(before, after counters) {
 }
 
 // once makes one call of run, within a minute, and reports its error to b.
-func once(b *testing.B, run timedCall) (time.Duration, bool) {
+func once(b *testing.B, run timedCall) (time.Duration, string, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := run(ctx)
+	d, id, err := run(ctx)
 	if err != nil {
 		b.Error(err)
-		return 0, false
+		return 0, "", false
 	}
-	return d, true
+	return d, id, true
 }
 
 // timerHorizon is how long after its last task an order still makes the server work:
