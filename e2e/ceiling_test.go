@@ -363,10 +363,20 @@ func (r *benchRun) sagaByClient(ctx context.Context) (string, error) {
 }
 
 // sagaByAPI places an order with POST /v1/orders?wait=, checks that it COMPLETED and
-// returns its workflow ID.
+// returns its workflow ID. Should the wait end first (an order held up for longer, as in
+// run AA), it follows the order as a customer would, until it completes.
 func (r *benchRun) sagaByAPI(ctx context.Context) (string, error) {
-	id, err := r.placeVia(ctx, "/v1/orders?wait=30s", saga.StatusCompleted, r.sku+":1")
-	return saga.WorkflowID(id), err
+	v, err := r.post(ctx, "/v1/orders?wait=30s", r.sku+":1")
+	switch {
+	case err != nil:
+		return "", err
+	case v.Status == saga.StatusCompleted:
+	case v.Status.Final():
+		err = fmt.Errorf("order %s ended %s", v.OrderID, v.Status)
+	default:
+		err = r.awaitCompleted(ctx, v.OrderID)
+	}
+	return saga.WorkflowID(v.OrderID), err
 }
 
 // acceptOnly places an order without waiting and returns its workflow ID; the order is
@@ -435,20 +445,29 @@ func (r *benchRun) awaitCompleted(ctx context.Context, id string) error {
 // placeVia posts an order to path, checks that the answer is 202 with status want, and
 // returns the order's ID.
 func (r *benchRun) placeVia(ctx context.Context, path string, want saga.OrderStatus, items ...string) (string, error) {
+	v, err := r.post(ctx, path, items...)
+	if err == nil && v.Status != want {
+		err = fmt.Errorf("POST %s: status %s, want %s", path, v.Status, want)
+	}
+	return v.OrderID, err
+}
+
+// post posts an order of items to path, checks that the answer is 202 and returns it.
+func (r *benchRun) post(ctx context.Context, path string, items ...string) (app.OrderView, error) {
 	body, _ := json.Marshal(orderRequest(r.cust, payment.MethodVisa, "US", items...))
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.s.apiURL+path, strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := r.api.Do(req)
 	if err != nil {
-		return "", err
+		return app.OrderView{}, err
 	}
 	defer resp.Body.Close()
 	var v app.OrderView
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusAccepted || v.Status != want {
-		return "", fmt.Errorf("POST %s: %d, status %s (%v)", path, resp.StatusCode, v.Status, err)
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusAccepted {
+		return app.OrderView{}, fmt.Errorf("POST %s: %d, status %s (%v)", path, resp.StatusCode, v.Status, err)
 	}
 	r.count()
-	return v.OrderID, nil
+	return v, nil
 }
 
 func (r *benchRun) count() {
@@ -592,6 +611,7 @@ func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int)
 // closedWhen says when the workflow id closed, relative to the start of a call that
 // returned just now after d: whether the workflow or the news of its end was slow.
 func (r *benchRun) closedWhen(id string, d time.Duration) string {
+	began := time.Now().Add(-d)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	desc, err := r.s.tc.DescribeWorkflowExecution(ctx, id, "")
@@ -602,7 +622,6 @@ func (r *benchRun) closedWhen(id string, d time.Duration) string {
 	if info.GetCloseTime() == nil {
 		return id + " is still running"
 	}
-	began := time.Now().Add(-d)
 	return fmt.Sprintf("%s started %s and closed %s after the call began", id,
 		info.GetStartTime().AsTime().Sub(began).Round(time.Millisecond), info.GetCloseTime().AsTime().Sub(began).Round(time.Millisecond))
 }
@@ -632,9 +651,15 @@ func (p *passResult) charge(before, after counters) {
 	}
 }
 
-// once makes one call of run, within a minute, and reports its error to b.
+// callLimit bounds one call of a pass. It is longer than one of the Temporal server's
+// task-queue long polls (a minute): a worker can leave the workflow tasks of new orders
+// waiting for as long as that (seen once, BENCHMARKS.md, run AA), and such a call is to be
+// measured and logged, not failed; the order still completes.
+const callLimit = 2 * time.Minute
+
+// once makes one call of run, within callLimit, and reports its error to b.
 func once(b *testing.B, run timedCall) (time.Duration, string, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), callLimit)
 	defer cancel()
 	d, id, err := run(ctx)
 	if err != nil {
