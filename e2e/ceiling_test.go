@@ -614,11 +614,11 @@ func (r *benchRun) closedWhen(id string, d time.Duration) string {
 	began := time.Now().Add(-d)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	desc, err := r.s.tc.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := r.s.tc.DescribeWorkflow(ctx, id, "")
 	if err != nil {
 		return fmt.Sprintf("%s: %v", id, err)
 	}
-	info := desc.GetWorkflowExecutionInfo()
+	info := desc.RawResponse.GetWorkflowExecutionInfo()
 	if info.GetCloseTime() == nil {
 		return id + " is still running"
 	}
