@@ -367,14 +367,11 @@ func (r *benchRun) sagaByClient(ctx context.Context) (string, error) {
 // run AA), it follows the order as a customer would, until it completes.
 func (r *benchRun) sagaByAPI(ctx context.Context) (string, error) {
 	v, err := r.post(ctx, "/v1/orders?wait=30s", r.sku+":1")
-	switch {
-	case err != nil:
+	if err != nil {
 		return "", err
-	case v.Status == saga.StatusCompleted:
-	case v.Status.Final():
-		err = fmt.Errorf("order %s ended %s", v.OrderID, v.Status)
-	default:
-		err = r.awaitCompleted(ctx, v.OrderID)
+	}
+	if v.Status != saga.StatusCompleted {
+		err = r.awaitCompleted(ctx, v.OrderID) // fails at once if the order ended otherwise
 	}
 	return saga.WorkflowID(v.OrderID), err
 }
