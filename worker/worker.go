@@ -28,22 +28,11 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 
 // Options are the worker's settings (make bench's ceiling worker runs with the same).
 //
-// Workflow tasks are polled by the SDK's autoscaling pollers rather than by its default of
-// two "mixed" pollers. A mixed poller polls the worker's sticky queue whenever the last
-// sticky answer reported a backlog; when that report is stale, both pollers wait on the
-// sticky queue and a new order's first workflow task sits on the normal queue for a whole
-// matching long poll (a minute): BENCHMARKS.md records such a wait, with this as its
-// likely cause. The autoscaling pollers'
-// normal and sticky pollers are separate pools, and their shared balancer always lets a
-// first normal poll through and favours the sticky queue only for a backlog of two or
-// more, so new orders are always being polled for.
+// Workflow tasks keep the SDK's default pollers. Its autoscaling pollers would end a rare
+// minute-long wait for a new order's first task, but with them Temporal took 4 to 5
+// times as long to accept an order under 32 clients (BENCHMARKS.md, run CC).
 func Options() sdkworker.Options {
-	return sdkworker.Options{
-		WorkerStopTimeout: StopTimeout,
-		// The SDK's defaults: the normal and the sticky queue each keep 1 to 100 polls
-		// open, starting from 5.
-		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{}),
-	}
+	return sdkworker.Options{WorkerStopTimeout: StopTimeout}
 }
 
 // Register registers OrderWorkflow under its type name and the activities on r.
