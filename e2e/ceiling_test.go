@@ -193,6 +193,9 @@ type passResult struct {
 	MachineCPUMs float64 `json:"machineCpuMsPerOrder"`
 	// Server is the Temporal server's work over the pass, per order (serverWork).
 	Server map[string]float64 `json:"serverPerOrder"`
+	// Hops is where the time of the window's orders went, at one client: the median of
+	// each sum over up to hopOrders of them, read from their histories (windowHops).
+	Hops *hopRow `json:"hops,omitempty"`
 }
 
 // cpuMs is the CPU time of every process over the pass, in ms per order.
@@ -541,6 +544,7 @@ const leadIn = 2 * timerHorizon
 func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int) passResult {
 	b.Helper()
 	p := passResult{Clients: clients}
+	var calls []windowCall // the window's calls, for windowHops
 	var mu sync.Mutex
 	measuring := false
 	enough := make(chan struct{}) // closed when minCalls calls returned within the window
@@ -564,6 +568,7 @@ func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int)
 				mu.Lock()
 				if measuring {
 					p.Latencies = append(p.Latencies, ms(d))
+					calls = append(calls, windowCall{d, id})
 					if len(p.Latencies) == minCalls {
 						close(enough)
 					}
@@ -602,7 +607,33 @@ func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int)
 		b.Fatalf("no call of %d clients returned in the window: each failed", clients)
 	}
 	p.charge(before, after)
+	if clients == 1 {
+		p.Hops = r.windowHops(b, calls)
+	}
 	return p
+}
+
+// windowCall is one call that returned within a window: how long it took, and the
+// workflow it placed.
+type windowCall struct {
+	d  time.Duration
+	id string
+}
+
+// windowHops reads where the time of up to hopOrders of calls went, spread evenly over
+// them, from their orders' histories, as hops does for orders placed one at a time: the
+// two side by side say which hop grows when each order follows the last at once.
+func (r *benchRun) windowHops(b *testing.B, calls []windowCall) *hopRow {
+	b.Helper()
+	step := max(1, len(calls)/hopOrders)
+	var rows []hopRow
+	for i := 0; i < len(calls) && len(rows) < hopOrders; i += step {
+		h := hopsOf(historyEvents(b, r.s.tc, calls[i].id))
+		h.Client = calls[i].d
+		rows = append(rows, h)
+	}
+	h := medianHops(rows)
+	return &h
 }
 
 // closedWhen says when the workflow id closed, relative to the start of a call that
@@ -870,6 +901,25 @@ func (r *benchRun) logPasses(b *testing.B, variants []variant, levels []int) {
 	b.Logf("CPU ms per order at 32 clients, median of the passes: %s, all (their sum), machine (every process and the kernel)", strings.Join(procNames, ", "))
 	for _, v := range variants {
 		b.Logf("%-16s%s", v.name, cpuColumns(r.Results[v.name][32], procNames))
+	}
+	// At one client the machine is mostly idle: this is what an order costs each process,
+	// the work it leaves behind (relays, timers) included.
+	b.Logf("CPU ms per order at 1 client, median of the passes: %s, all, machine", strings.Join(procNames, ", "))
+	for _, v := range variants {
+		b.Logf("%-16s%s", v.name, cpuColumns(r.Results[v.name][1], procNames))
+	}
+	b.Logf("where an order's time goes in the 1-client windows, each order following the last at once: median of the passes of each window's medians over %d of its orders, ms", hopOrders)
+	logHopHeader(b)
+	for _, v := range variants {
+		var rows []hopRow
+		for _, p := range r.Results[v.name][1] {
+			if p.Hops != nil {
+				rows = append(rows, *p.Hops)
+			}
+		}
+		h := medianHops(rows)
+		h.Variant = v.name
+		logHopRow(b, h)
 	}
 }
 

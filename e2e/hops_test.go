@@ -52,24 +52,41 @@ func (r *benchRun) hops(b *testing.B, variants []variant) {
 			rows[i] = append(rows[i], h)
 		}
 	}
-	b.Logf("where an order's time goes at 1 client, %d orders each, median ms per order (from the histories' event times):", hopOrders)
-	b.Logf("%-16s %8s %8s %20s %20s %20s", "variant", "client", "server", "workflow task waits", "workflow task runs", "activity runs")
+	b.Logf("where an order's time goes at 1 client, %d orders each, one at a time, the variants taking turns, median ms per order (from the histories' event times):", hopOrders)
+	logHopHeader(b)
 	for i, v := range variants {
-		med := func(f func(hopRow) time.Duration) time.Duration {
-			ds := make([]time.Duration, len(rows[i]))
-			for j, h := range rows[i] {
-				ds[j] = f(h)
-			}
-			return percentile(ds, 0.5)
-		}
-		h := hopRow{Variant: v.name, Client: med(func(h hopRow) time.Duration { return h.Client }),
-			Server:      med(func(h hopRow) time.Duration { return h.Server }),
-			TaskWait:    med(func(h hopRow) time.Duration { return h.TaskWait }),
-			TaskRun:     med(func(h hopRow) time.Duration { return h.TaskRun }),
-			ActivityRun: med(func(h hopRow) time.Duration { return h.ActivityRun })}
+		h := medianHops(rows[i])
+		h.Variant = v.name
 		r.Hops = append(r.Hops, h)
-		b.Logf("%-16s %8.1f %8.1f %20.1f %20.1f %20.1f", h.Variant, ms(h.Client), ms(h.Server), ms(h.TaskWait), ms(h.TaskRun), ms(h.ActivityRun))
+		logHopRow(b, h)
 	}
+}
+
+// medianHops is the median of each of rows' sums.
+func medianHops(rows []hopRow) hopRow {
+	if len(rows) == 0 {
+		return hopRow{}
+	}
+	med := func(f func(hopRow) time.Duration) time.Duration {
+		ds := make([]time.Duration, len(rows))
+		for j, h := range rows {
+			ds[j] = f(h)
+		}
+		return percentile(ds, 0.5)
+	}
+	return hopRow{Client: med(func(h hopRow) time.Duration { return h.Client }),
+		Server:      med(func(h hopRow) time.Duration { return h.Server }),
+		TaskWait:    med(func(h hopRow) time.Duration { return h.TaskWait }),
+		TaskRun:     med(func(h hopRow) time.Duration { return h.TaskRun }),
+		ActivityRun: med(func(h hopRow) time.Duration { return h.ActivityRun })}
+}
+
+func logHopHeader(b *testing.B) {
+	b.Logf("%-16s %8s %8s %20s %20s %20s", "variant", "client", "server", "workflow task waits", "workflow task runs", "activity runs")
+}
+
+func logHopRow(b *testing.B, h hopRow) {
+	b.Logf("%-16s %8.1f %8.1f %20.1f %20.1f %20.1f", h.Variant, ms(h.Client), ms(h.Server), ms(h.TaskWait), ms(h.TaskRun), ms(h.ActivityRun))
 }
 
 // hopsOf sums an order's workflow task waits and runs and its activity runs from its
