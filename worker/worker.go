@@ -28,9 +28,10 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 
 // Options are the worker's settings (make bench's ceiling worker runs with the same).
 //
-// Workflow tasks keep the SDK's default pollers. Its autoscaling pollers would end a rare
-// minute-long wait for a new order's first task, but with them Temporal took 4 to 5
-// times as long to accept an order under 32 clients (BENCHMARKS.md, run CC).
+// Workflow tasks keep the SDK's default pollers. Its autoscaling pollers always keep a poll
+// on the normal queue, which would rule out the likely cause of a rare minute-long wait
+// for a new order's first task (BENCHMARKS.md, run AA), but with them accepting an order
+// under 32 clients took 3.6 to 5.6 times as long (run CC).
 func Options() sdkworker.Options {
 	return sdkworker.Options{WorkerStopTimeout: StopTimeout}
 }
