@@ -81,10 +81,12 @@ func medianHops(rows []hopRow) hopRow {
 		ActivityRun: med(func(h hopRow) time.Duration { return h.ActivityRun })}
 }
 
+// logHopHeader logs the column names of the hop tables.
 func logHopHeader(b *testing.B) {
 	b.Logf("%-16s %8s %8s %20s %20s %20s", "variant", "client", "server", "workflow task waits", "workflow task runs", "activity runs")
 }
 
+// logHopRow logs one variant's row of a hop table, in ms.
 func logHopRow(b *testing.B, h hopRow) {
 	b.Logf("%-16s %8.1f %8.1f %20.1f %20.1f %20.1f", h.Variant, ms(h.Client), ms(h.Server), ms(h.TaskWait), ms(h.TaskRun), ms(h.ActivityRun))
 }
