@@ -544,7 +544,7 @@ const leadIn = 2 * timerHorizon
 func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int) passResult {
 	b.Helper()
 	p := passResult{Clients: clients}
-	var calls []windowCall // the window's calls, for windowHops
+	var calls []windowCall // the calls that returned within the window
 	var mu sync.Mutex
 	measuring := false
 	enough := make(chan struct{}) // closed when minCalls calls returned within the window
@@ -567,9 +567,8 @@ func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int)
 				}
 				mu.Lock()
 				if measuring {
-					p.Latencies = append(p.Latencies, ms(d))
 					calls = append(calls, windowCall{d, id})
-					if len(p.Latencies) == minCalls {
+					if len(calls) == minCalls {
 						close(enough)
 					}
 				}
@@ -597,7 +596,10 @@ func (r *benchRun) steady(b *testing.B, name string, run timedCall, clients int)
 	mu.Lock()
 	measuring = false
 	p.Seconds = time.Since(start).Seconds()
-	p.Orders = len(p.Latencies)
+	for _, c := range calls {
+		p.Latencies = append(p.Latencies, ms(c.d))
+	}
+	p.Orders = len(calls)
 	mu.Unlock()
 	after := r.snapshot(b)
 	close(stop)
