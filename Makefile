@@ -64,6 +64,7 @@ fuzz: ## run every fuzz target for FUZZTIME (10s) each, one after another; FUZZT
 .PHONY: bench
 bench: build $(BIN)/temporal ## the saga beside a no-op ceiling, the tuned vs the stock dev server, what an order costs; plot in docs/bench
 	@mkdir -p .data
+	$(GO) test -run '^$$' -bench ReserveWarmAndIdle -benchtime 300x ./services/inventory/
 	BENCH_OUT=$(CURDIR)/.data/bench.json $(GO) test -v -run '^$$' -bench . -benchtime 1x -count 1 -timeout 150m ./e2e/
 	$(GO) run ./cmd/benchplot -in .data/bench.json -out docs/bench/latency.png
 

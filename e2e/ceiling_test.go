@@ -196,6 +196,19 @@ type passResult struct {
 	// Hops is where the time of the window's orders went, at one client: the median of
 	// each sum over up to hopOrders of them, read from their histories (windowHops).
 	Hops *hopRow `json:"hops,omitempty"`
+	// Calls is the time of the saga's calls to the services over the pass, per order.
+	Calls callTimes `json:"serviceCallsPerOrder"`
+}
+
+// callTimes is what the saga's calls to the services took over a pass, per order: as the
+// worker's activities saw them (ordersaga_service_call_duration), and in the services'
+// own handlers of the same requests (ordersaga_http_request_duration, the POSTs but the
+// API's quotes). The difference is the way there and back: HTTP on loopback, and each
+// process waking to take its turn.
+type callTimes struct {
+	Calls     float64 `json:"calls"`
+	WorkerMs  float64 `json:"workerMs"`
+	HandlerMs float64 `json:"handlerMs"`
 }
 
 // cpuMs is the CPU time of every process over the pass, in ms per order.
@@ -662,17 +675,42 @@ type counters struct {
 	cpu     map[string]float64
 	machine float64
 	work    map[string]float64
+	calls   callTimes // totals so far
 }
 
 // snapshot reads the counters now.
 func (r *benchRun) snapshot(b *testing.B) counters {
-	return counters{cpu: cpuSeconds(b, r.procs), machine: machineCPUSeconds(b), work: serverWork(b, r.metrics)}
+	return counters{cpu: cpuSeconds(b, r.procs), machine: machineCPUSeconds(b), work: serverWork(b, r.metrics),
+		calls: r.callTotals(b)}
+}
+
+// callTotals reads the saga's calls to the services so far: their number and ms as the
+// worker saw them, and the ms the services' handlers spent on them (every POST but
+// /quotes, which the API asks for before an order starts).
+func (r *benchRun) callTotals(b *testing.B) callTimes {
+	b.Helper()
+	w := scrape(b, r.s.workerURL+"/metrics")
+	c := callTimes{Calls: w.sum("ordersaga_service_call_duration_seconds_count"),
+		WorkerMs: 1000 * w.sum("ordersaga_service_call_duration_seconds_sum")}
+	for _, svc := range config.ServiceNames {
+		m := scrape(b, r.s.urls[svc]+"/metrics")
+		for route, v := range m.byLabel(`ordersaga_http_request_duration_seconds_sum{method="POST"}`, "route") {
+			if route != "/quotes" {
+				c.HandlerMs += 1000 * v
+			}
+		}
+	}
+	return c
 }
 
 // charge sets p's CPU and server work per order from the counters before and after it.
 func (p *passResult) charge(before, after counters) {
 	p.CPUMs = cpuMsPerOrder(before.cpu, after.cpu, p.Orders)
 	p.MachineCPUMs = 1000 * (after.machine - before.machine) / float64(p.Orders)
+	n := float64(p.Orders)
+	p.Calls = callTimes{Calls: (after.calls.Calls - before.calls.Calls) / n,
+		WorkerMs:  (after.calls.WorkerMs - before.calls.WorkerMs) / n,
+		HandlerMs: (after.calls.HandlerMs - before.calls.HandlerMs) / n}
 	p.Server = map[string]float64{}
 	for k, v := range after.work {
 		if d := (v - before.work[k]) / float64(p.Orders); d != 0 {
@@ -922,6 +960,18 @@ func (r *benchRun) logPasses(b *testing.B, variants []variant, levels []int) {
 		h := medianHops(rows)
 		h.Variant = v.name
 		logHopRow(b, h)
+	}
+	// The saga's activities take longer than the ceiling's no-op ones by about their calls
+	// to the services: this splits those calls into the handlers' time and the rest.
+	b.Logf("the saga's calls to the services in the 1-client windows, per order, median of the passes (min–max): calls, ms as the worker's activities saw them, ms in the services' handlers")
+	for _, v := range variants {
+		ps := r.Results[v.name][1]
+		if spreadOf(ps, func(p passResult) float64 { return p.Calls.Calls }).Median == 0 {
+			continue // a ceiling: no services
+		}
+		b.Logf("%-16s %22s %22s %22s", v.name, spreadOf(ps, func(p passResult) float64 { return p.Calls.Calls }),
+			spreadOf(ps, func(p passResult) float64 { return p.Calls.WorkerMs }),
+			spreadOf(ps, func(p passResult) float64 { return p.Calls.HandlerMs }))
 	}
 }
 
