@@ -251,7 +251,8 @@ func startClusterOf(t testing.TB, pgURL string, replicas int, extraEnv ...string
 	}
 	t.Cleanup(tc.Close)
 	s := &stack{name: "cluster", apiURL: c.apiURLs[0], taskQueue: c.temporal().TaskQueue, tc: tc,
-		natsURL: fmt.Sprintf("nats://127.0.0.1:%d", c.ports["NATS_PORT"])}
+		natsURL:   fmt.Sprintf("nats://127.0.0.1:%d", c.ports["NATS_PORT"]),
+		workerURL: fmt.Sprintf("http://127.0.0.1:%d", workerPorts[0])}
 	s.reach(func(svc string) string {
 		return fmt.Sprintf("http://127.0.0.1:%d", c.ports[config.EnvName(svc, "PORT")])
 	})

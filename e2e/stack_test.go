@@ -208,7 +208,7 @@ type stack struct {
 	// apiURLs, when set, are API replicas that call takes in turn (apiURL is ignored).
 	apiURLs   []string
 	nextAPI   atomic.Uint64
-	workerURL string            // the worker's /healthz, /readyz, /metrics
+	workerURL string            // the worker's /healthz, /readyz, /metrics (the first worker's, on the cluster)
 	natsURL   string            // where the services publish their events
 	urls      map[string]string // service name → base URL
 	taskQueue string

@@ -21,7 +21,8 @@ const idleGap = 10 * time.Millisecond
 // and a call after the service sat idle for idleGap (idle), as each of an order's calls
 // finds its service when orders come one at a time. It reports both and their ratio:
 // at one client a call pays for waking the process (threads parked, caches cold, slower
-// syscalls), which the no-op activities of make bench's ceiling never do.
+// syscalls), which the no-op activities of make bench's ceiling, run in the worker that
+// is already awake, never pay.
 func BenchmarkReserveWarmAndIdle(b *testing.B) {
 	db := servicetest.Open(b, database.Config{SQLitePath: filepath.Join(b.TempDir(), "bench.db")})
 	c := inventory.NewClient(servicetest.Serve(b, db, inventory.Operations, inventory.New), nil)
