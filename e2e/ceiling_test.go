@@ -211,6 +211,13 @@ type callTimes struct {
 	HandlerMs float64 `json:"handlerMs"`
 }
 
+// perOrder is what the calls took since the totals before, per order of orders.
+func (c callTimes) perOrder(before callTimes, orders int) callTimes {
+	n := float64(orders)
+	return callTimes{Calls: (c.Calls - before.Calls) / n, WorkerMs: (c.WorkerMs - before.WorkerMs) / n,
+		HandlerMs: (c.HandlerMs - before.HandlerMs) / n}
+}
+
 // cpuMs is the CPU time of every process over the pass, in ms per order.
 func (p passResult) cpuMs() float64 {
 	var sum float64
@@ -707,10 +714,7 @@ func (r *benchRun) callTotals(b *testing.B) callTimes {
 func (p *passResult) charge(before, after counters) {
 	p.CPUMs = cpuMsPerOrder(before.cpu, after.cpu, p.Orders)
 	p.MachineCPUMs = 1000 * (after.machine - before.machine) / float64(p.Orders)
-	n := float64(p.Orders)
-	p.Calls = callTimes{Calls: (after.calls.Calls - before.calls.Calls) / n,
-		WorkerMs:  (after.calls.WorkerMs - before.calls.WorkerMs) / n,
-		HandlerMs: (after.calls.HandlerMs - before.calls.HandlerMs) / n}
+	p.Calls = after.calls.perOrder(before.calls, p.Orders)
 	p.Server = map[string]float64{}
 	for k, v := range after.work {
 		if d := (v - before.work[k]) / float64(p.Orders); d != 0 {
@@ -966,11 +970,11 @@ func (r *benchRun) logPasses(b *testing.B, variants []variant, levels []int) {
 	b.Logf("the saga's calls to the services in the 1-client windows, per order, median of the passes (min–max): calls, ms as the worker's activities saw them, ms in the services' handlers")
 	for _, v := range variants {
 		ps := r.Results[v.name][1]
-		if spreadOf(ps, func(p passResult) float64 { return p.Calls.Calls }).Median == 0 {
+		calls := spreadOf(ps, func(p passResult) float64 { return p.Calls.Calls })
+		if calls.Median == 0 {
 			continue // a ceiling: no services
 		}
-		b.Logf("%-16s %22s %22s %22s", v.name, spreadOf(ps, func(p passResult) float64 { return p.Calls.Calls }),
-			spreadOf(ps, func(p passResult) float64 { return p.Calls.WorkerMs }),
+		b.Logf("%-16s %22s %22s %22s", v.name, calls, spreadOf(ps, func(p passResult) float64 { return p.Calls.WorkerMs }),
 			spreadOf(ps, func(p passResult) float64 { return p.Calls.HandlerMs }))
 	}
 }
