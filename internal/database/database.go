@@ -165,26 +165,26 @@ func openSQLite(cfg Config, gcfg *gorm.Config) (*gorm.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg, err)
 	}
-	// Each connection keeps its statements compiled (stmtcache.go).
-	sqlDB := sql.OpenDB(stmtCacheConnector{connector})
-	// SQLite has one writer; a few connections let reads proceed beside it in WAL mode.
-	sqlDB.SetMaxOpenConns(4)
-	sqlDB.SetMaxIdleConns(4)
 	// Switching a new file to WAL can answer SQLITE_BUSY at once, busy timeout or not,
-	// when replicas open it together: try again for a few seconds.
+	// when replicas open it together: try again for a few seconds. GORM closes the pool
+	// of a failed open, so each try opens its own.
 	var db *gorm.DB
 	for deadline := time.Now().Add(5 * time.Second); ; {
+		// Each connection keeps its statements compiled (stmtcache.go).
+		sqlDB := sql.OpenDB(stmtCacheConnector{connector})
+		// SQLite has one writer; a few connections let reads proceed beside it in WAL mode.
+		sqlDB.SetMaxOpenConns(4)
+		sqlDB.SetMaxIdleConns(4)
 		db, err = gorm.Open(newSQLiteDialector(sqlDB), gcfg)
-		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
-			break
+		if err == nil {
+			return db, nil
+		}
+		_ = sqlDB.Close()
+		if !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return nil, fmt.Errorf("open %s: %w", cfg, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err != nil {
-		_ = sqlDB.Close()
-		return nil, fmt.Errorf("open %s: %w", cfg, err)
-	}
-	return db, nil
 }
 
 // sqliteDSN is the driver's DSN of the SQLite file at path, with the connection settings.
