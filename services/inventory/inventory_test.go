@@ -143,6 +143,14 @@ func TestReserve(t *testing.T) {
 				t.Errorf("SKU-MUG available = %d, want 99", p.Available)
 			}
 		})
+		t.Run("an unknown product is named before short stock, whichever comes first", func(t *testing.T) {
+			// Reserved in SKU order: SKU-SOLDOUT runs short before SKU-ZZZ is reached.
+			_, err := s.client.Reserve(ctx, "o-3b", []inventory.Item{
+				{SKU: "SKU-ZZZ", Quantity: 1}, {SKU: "SKU-SOLDOUT", Quantity: 1}, {SKU: "SKU-YYY", Quantity: 1}})
+			if !errors.Is(err, inventory.ErrUnknownProduct) || !strings.Contains(err.Error(), "SKU-YYY, SKU-ZZZ") {
+				t.Fatalf("err = %v, want ErrUnknownProduct naming SKU-YYY and SKU-ZZZ", err)
+			}
+		})
 	})
 }
 

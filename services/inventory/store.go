@@ -271,9 +271,6 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []Item) (Rese
 		if res.RowsAffected == 0 {
 			return nil // an earlier call decided; answered below from the stored row
 		}
-		if _, err := s.productsFor(tx, sorted); err != nil {
-			return err
-		}
 		for _, it := range sorted {
 			upd := tx.Model(&productRow{}).
 				Where("sku = ? AND available >= ?", it.SKU, it.Quantity).
@@ -286,11 +283,17 @@ func (s *Store) Reserve(ctx context.Context, orderID string, items []Item) (Rese
 				return upd.Error
 			}
 			if upd.RowsAffected == 0 {
+				// Short of stock or not in the catalogue: only now is the catalogue read,
+				// so that a reservation that succeeds costs no read. Unknown SKUs, all of
+				// them named, come before short stock, whichever item met which first.
+				if _, err := s.productsFor(tx, sorted); err != nil {
+					return err
+				}
 				return fmt.Errorf("%w: %s has fewer than %d available", ErrOutOfStock, it.SKU, it.Quantity)
 			}
 		}
 		created = true
-		return addEvent(tx, EventStockReserved, orderID)
+		return outbox.Add(tx, service, EventStockReserved, orderID, row.toReservation())
 	})
 	if err != nil {
 		return Reservation{}, false, fmt.Errorf("reserve for order %s: %w", orderID, err)
@@ -331,8 +334,9 @@ func (s *Store) Release(ctx context.Context, orderID string) (Reservation, error
 		if !restock {
 			return nil
 		}
+		row.Status, row.UpdatedAt = string(next), tx.NowFunc()
 		upd := tx.Model(&reservationRow{}).Where("order_id = ?", orderID).
-			Updates(map[string]any{"status": string(next), "updated_at": tx.NowFunc()})
+			Updates(map[string]any{"status": row.Status, "updated_at": row.UpdatedAt})
 		if upd.Error != nil {
 			return upd.Error
 		}
@@ -346,7 +350,7 @@ func (s *Store) Release(ctx context.Context, orderID string) (Reservation, error
 				return err
 			}
 		}
-		return addEvent(tx, EventStockReleased, orderID)
+		return outbox.Add(tx, service, EventStockReleased, orderID, row.toReservation())
 	})
 	if err != nil {
 		return Reservation{}, fmt.Errorf("release for order %s: %w", orderID, err)
@@ -364,14 +368,4 @@ func (s *Store) Reservation(ctx context.Context, orderID string) (Reservation, e
 		return Reservation{}, fmt.Errorf("reservation for order: %w", err)
 	}
 	return row.toReservation(), nil
-}
-
-// addEvent writes the event eventType of an order's reservation into the outbox within
-// tx, with the reservation as tx reads it back: as GET /reservations/{orderId} will.
-func addEvent(tx *gorm.DB, eventType, orderID string) error {
-	row, err := database.Take[reservationRow](tx, "order_id", orderID, ErrNotFound)
-	if err != nil {
-		return err
-	}
-	return outbox.Add(tx, service, eventType, orderID, row.toReservation())
 }

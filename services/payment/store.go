@@ -226,17 +226,21 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 	err := database.Tx(ctx, s.db, func(tx *gorm.DB) error {
 		now := tx.NowFunc()
 		// The primary key on order_id is the idempotency guard: only one insert wins.
-		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&paymentRow{
+		// Charges and refunds of one order are decided one at a time, under the row's
+		// lock, which the insert holds for a new payment and Lock takes for an old one.
+		row := paymentRow{
 			OrderID: req.OrderID, CustomerID: req.CustomerID, Status: string(Pending),
 			AmountCents: req.AmountCents, Currency: req.Currency, PaymentMethod: req.PaymentMethod,
-		})
+		}
+		ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 		if ins.Error != nil {
 			return ins.Error
 		}
-		// Charges and refunds of one order are decided one at a time, under this lock.
-		row, err := database.Lock[paymentRow](tx, "order_id", req.OrderID, ErrNotFound)
-		if err != nil {
-			return err
+		if ins.RowsAffected == 0 {
+			var err error
+			if row, err = database.Lock[paymentRow](tx, "order_id", req.OrderID, ErrNotFound); err != nil {
+				return err
+			}
 		}
 		p = row.toPayment()
 		attempt, refused := decideCharge(p, req)
@@ -250,8 +254,10 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 		}
 		p.Attempts++
 		a := attemptCharge(p, cust.BalanceCents)
-		fields := map[string]any{"attempts": p.Attempts, "status": string(a.Status), "decline_code": a.DeclineCode, "updated_at": now}
+		row.Attempts, row.Status, row.DeclineCode, row.UpdatedAt = p.Attempts, string(a.Status), a.DeclineCode, now
+		fields := map[string]any{"attempts": row.Attempts, "status": row.Status, "decline_code": row.DeclineCode, "updated_at": now}
 		if a.Status == Charged {
+			row.ChargedAt = &now
 			fields["charged_at"] = now
 			debit := tx.Model(&customerRow{}).Where("customer_id = ? AND balance_cents >= ?", req.CustomerID, req.AmountCents).
 				Updates(map[string]any{"balance_cents": gorm.Expr("balance_cents - ?", req.AmountCents), "updated_at": now})
@@ -263,9 +269,6 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Payment, bool, e
 			}
 		}
 		if err := tx.Model(&paymentRow{}).Where("order_id = ?", req.OrderID).Updates(fields).Error; err != nil {
-			return err
-		}
-		if err := tx.Take(&row, "order_id = ?", req.OrderID).Error; err != nil {
 			return err
 		}
 		p, charged, outcome = row.toPayment(), a.Status == Charged, a.Err
@@ -322,8 +325,10 @@ func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 			}
 			return nil
 		}
-		fields := map[string]any{"status": string(next), "updated_at": now}
+		row.Status, row.UpdatedAt = string(next), now
+		fields := map[string]any{"status": row.Status, "updated_at": now}
 		if next == Refunded {
+			row.RefundedAt = &now
 			fields["refunded_at"] = now
 		}
 		if err := tx.Model(&paymentRow{}).Where("order_id = ?", orderID).Updates(fields).Error; err != nil {
@@ -338,9 +343,6 @@ func (s *Store) Refund(ctx context.Context, orderID string) (Payment, error) {
 			if c.RowsAffected != 1 {
 				return fmt.Errorf("credit customer %s: no such customer", row.CustomerID)
 			}
-		}
-		if err := tx.Take(&row, "order_id = ?", orderID).Error; err != nil {
-			return err
 		}
 		return outbox.Add(tx, service, refundEvent(next), orderID, row.toPayment())
 	})

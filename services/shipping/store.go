@@ -111,7 +111,7 @@ func (s *Store) Schedule(ctx context.Context, req ScheduleRequest) (Shipment, bo
 			return res.Error
 		}
 		created = true
-		return addEvent(tx, EventShipmentScheduled, req.OrderID)
+		return outbox.Add(tx, service, EventShipmentScheduled, req.OrderID, row.toShipment())
 	})
 	if err != nil {
 		return Shipment{}, false, fmt.Errorf("schedule shipping for order %s: %w", req.OrderID, err)
@@ -153,12 +153,13 @@ func (s *Store) Cancel(ctx context.Context, orderID string) (Shipment, error) {
 		if next == Status(row.Status) {
 			return nil
 		}
+		row.Status, row.UpdatedAt = string(next), tx.NowFunc()
 		err = tx.Model(&shipmentRow{}).Where("order_id = ?", orderID).
-			Updates(map[string]any{"status": string(next), "updated_at": tx.NowFunc()}).Error
+			Updates(map[string]any{"status": row.Status, "updated_at": row.UpdatedAt}).Error
 		if err != nil {
 			return err
 		}
-		return addEvent(tx, EventShipmentCancelled, orderID)
+		return outbox.Add(tx, service, EventShipmentCancelled, orderID, row.toShipment())
 	})
 	if err != nil {
 		return Shipment{}, fmt.Errorf("cancel shipping for order %s: %w", orderID, err)
@@ -177,14 +178,4 @@ func (s *Store) Shipment(ctx context.Context, orderID string) (Shipment, error) 
 		return Shipment{}, fmt.Errorf("shipment for order: %w", err)
 	}
 	return row.toShipment(), nil
-}
-
-// addEvent writes the event eventType of an order's shipment into the outbox within tx,
-// with the shipment as tx reads it back: as GET /shipments/{orderId} will.
-func addEvent(tx *gorm.DB, eventType, orderID string) error {
-	row, err := database.Take[shipmentRow](tx, "order_id", orderID, ErrNotFound)
-	if err != nil {
-		return err
-	}
-	return outbox.Add(tx, service, eventType, orderID, row.toShipment())
 }
