@@ -68,6 +68,16 @@ bench: build $(BIN)/temporal ## the saga beside a no-op ceiling, the tuned vs th
 	BENCH_OUT=$(CURDIR)/.data/bench.json $(GO) test -v -run '^$$' -bench . -benchtime 1x -count 1 -timeout 150m ./e2e/
 	$(GO) run ./cmd/benchplot -in .data/bench.json -out docs/bench/latency.png
 
+# services-ab builds OLD's services from a git worktree under .data/ab and runs
+# cmd/servicesab with them as A and this tree's as B (on PostgreSQL when
+# TEST_DATABASE_URL is set).
+OLD ?= HEAD
+.PHONY: services-ab
+services-ab: build ## the saga's five service calls, OLD's services (HEAD) beside this tree's, taking turns; OLD=<revision>
+	@rm -rf .data/ab && git worktree prune && git worktree add -q --detach .data/ab/src $(OLD)
+	@cd .data/ab/src && $(GO) build -o ../services ./cmd/services; rc=$$?; cd $(CURDIR) && git worktree remove --force .data/ab/src && exit $$rc
+	$(GO) run ./cmd/servicesab -a .data/ab/services -b $(BIN)/services $(if $(TEST_DATABASE_URL),-database-url '$(TEST_DATABASE_URL)') $(ARGS)
+
 .PHONY: load
 load: build ## place mixed orders on the running stack (make run) and check the books; ARGS="-orders 500"
 	$(BIN)/loadgen $(ARGS)
