@@ -198,6 +198,32 @@ type passResult struct {
 	Hops *hopRow `json:"hops,omitempty"`
 	// Calls is the time of the saga's calls to the services over the pass, per order.
 	Calls callTimes `json:"serviceCallsPerOrder"`
+	// API is what the API's POST /v1/orders took over the pass, per request.
+	API apiTimes `json:"apiPerRequest"`
+}
+
+// apiTimes is what the API's POST /v1/orders took over a pass, per request: in its
+// handler (ordersaga_http_request_duration), in its call to Temporal as the SDK saw it
+// (temporal_request_latency and temporal_long_request_latency: the start, or with ?wait=
+// update-with-start and the poll for the update's outcome, which return when the order
+// is done), and in the inventory service's handler of its pricing call
+// (/quotes). The handler's time beyond the call to Temporal is the API's own, the pricing
+// call included.
+type apiTimes struct {
+	Requests   float64 `json:"requests"`
+	HandlerMs  float64 `json:"handlerMs"`
+	TemporalMs float64 `json:"temporalMs"`
+	QuoteMs    float64 `json:"quoteMs"`
+}
+
+// perRequest is what the requests since the totals before took, per request.
+func (a apiTimes) perRequest(before apiTimes) apiTimes {
+	n := a.Requests - before.Requests
+	if n == 0 {
+		return apiTimes{}
+	}
+	return apiTimes{Requests: n, HandlerMs: (a.HandlerMs - before.HandlerMs) / n,
+		TemporalMs: (a.TemporalMs - before.TemporalMs) / n, QuoteMs: (a.QuoteMs - before.QuoteMs) / n}
 }
 
 // callTimes is what the saga's calls to the services took over a pass, per order: as the
@@ -683,12 +709,32 @@ type counters struct {
 	machine float64
 	work    map[string]float64
 	calls   callTimes // totals so far
+	api     apiTimes  // totals so far
 }
 
 // snapshot reads the counters now.
 func (r *benchRun) snapshot(b *testing.B) counters {
 	return counters{cpu: cpuSeconds(b, r.procs), machine: machineCPUSeconds(b), work: serverWork(b, r.metrics),
-		calls: r.callTotals(b)}
+		calls: r.callTotals(b), api: r.apiTotals(b)}
+}
+
+// apiTotals reads the API's POST /v1/orders so far: their number, the ms its handler
+// spent on them, the ms of its calls to Temporal that place an order, and the ms the
+// inventory service's handler spent on pricing calls, which only the API makes.
+func (r *benchRun) apiTotals(b *testing.B) apiTimes {
+	b.Helper()
+	m := scrape(b, r.s.apiURL+"/metrics")
+	a := apiTimes{Requests: m.sum(`ordersaga_http_request_duration_seconds_count{method="POST",route="/v1/orders"}`),
+		HandlerMs: 1000 * m.sum(`ordersaga_http_request_duration_seconds_sum{method="POST",route="/v1/orders"}`)}
+	// Update-with-start and the poll for the update's outcome count as long requests.
+	for _, metric := range []string{"temporal_request_latency_seconds_sum", "temporal_long_request_latency_seconds_sum"} {
+		for _, op := range []string{"StartWorkflowExecution", "ExecuteMultiOperation", "PollWorkflowExecutionUpdate"} {
+			a.TemporalMs += 1000 * m.sum(metric+`{operation="`+op+`"}`)
+		}
+	}
+	q := scrape(b, r.s.urls[config.Inventory]+"/metrics")
+	a.QuoteMs = 1000 * q.sum(`ordersaga_http_request_duration_seconds_sum{method="POST",route="/quotes"}`)
+	return a
 }
 
 // callTotals reads the saga's calls to the services so far: their number and ms as the
@@ -715,6 +761,7 @@ func (p *passResult) charge(before, after counters) {
 	p.CPUMs = cpuMsPerOrder(before.cpu, after.cpu, p.Orders)
 	p.MachineCPUMs = 1000 * (after.machine - before.machine) / float64(p.Orders)
 	p.Calls = after.calls.perOrder(before.calls, p.Orders)
+	p.API = after.api.perRequest(before.api)
 	p.Server = map[string]float64{}
 	for k, v := range after.work {
 		if d := (v - before.work[k]) / float64(p.Orders); d != 0 {
@@ -840,6 +887,7 @@ func (r *benchRun) report(b *testing.B, variants []variant, levels []int) {
 		spreadOf(r.Accept, func(p passResult) float64 { return p.pct(.5) }), acc)
 	b.Logf("the ceiling's start (client.ExecuteWorkflow), 32 clients each following theirs:       start  p50 %s ms, p99 %s ms",
 		spreadOf(r.CeilingStart, func(p passResult) float64 { return p.pct(.5) }), ceilAcc)
+	r.logAPITimes(b)
 
 	med := func(name string, clients int, f func(passResult) float64) float64 {
 		return spreadOf(r.Results[name][clients], f).Median
@@ -977,6 +1025,39 @@ func (r *benchRun) logPasses(b *testing.B, variants []variant, levels []int) {
 		b.Logf("%-16s %22s %22s %22s", v.name, calls, spreadOf(ps, func(p passResult) float64 { return p.Calls.WorkerMs }),
 			spreadOf(ps, func(p passResult) float64 { return p.Calls.HandlerMs }))
 	}
+}
+
+// logAPITimes splits the API's POST /v1/orders, per request, into its call to Temporal
+// and its own time, in the saga-api passes and the accept passes.
+func (r *benchRun) logAPITimes(b *testing.B) {
+	b.Helper()
+	b.Logf("POST /v1/orders inside the API, per request, median of the passes (min–max): ms as the customer saw it (mean), in the API's handler, in its call to Temporal, the handler's own beyond that call, of which the pricing call's handler")
+	row := func(name string, ps []passResult) {
+		if len(ps) == 0 || ps[0].API.Requests == 0 {
+			return
+		}
+		b.Logf("%-22s %20s %20s %20s %20s %20s", name,
+			spreadOf(ps, func(p passResult) float64 { return meanOf(p.Latencies) }),
+			spreadOf(ps, func(p passResult) float64 { return p.API.HandlerMs }),
+			spreadOf(ps, func(p passResult) float64 { return p.API.TemporalMs }),
+			spreadOf(ps, func(p passResult) float64 { return p.API.HandlerMs - p.API.TemporalMs }),
+			spreadOf(ps, func(p passResult) float64 { return p.API.QuoteMs }))
+	}
+	for _, clients := range []int{1, 8, 32} {
+		row(fmt.Sprintf("saga-api, %d clients", clients), r.Results["saga-api"][clients])
+	}
+	row("accept, 32 clients", r.Accept)
+}
+
+func meanOf(vals []float64) float64 {
+	if len(vals) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, v := range vals {
+		sum += v
+	}
+	return sum / float64(len(vals))
 }
 
 // logServerWork logs the Temporal server's work per order in each variant's passes at 32
