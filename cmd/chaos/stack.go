@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,28 +39,16 @@ type stack struct {
 	api      *proc.Proc
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startStack starts everything, waiting until each part answers.
 func startStack(ctx context.Context, bin, pgBin, dir string, log *slog.Logger) (*stack, error) {
 	s := &stack{bin: bin, dir: dir, ports: map[string]int{}, token: "chaos-operator", svcToken: "chaos-service"}
-	taken := map[int]bool{}
+	ports := proc.FreePorts{}
 	for _, name := range []string{"postgres", "temporal", "api", "worker-0", "worker-1", "nats", config.Order, config.Inventory, config.Payment, config.Shipping} {
-		p, err := freePort()
-		for err == nil && taken[p] { // the kernel may offer a port twice: never give it twice
-			p, err = freePort()
-		}
+		p, err := ports.Next()
 		if err != nil {
 			return nil, err
 		}
-		s.ports[name], taken[p] = p, true
+		s.ports[name] = p
 	}
 	log.Info("starting PostgreSQL", "port", s.ports["postgres"])
 	pg, err := newPostgres(ctx, pgBin, filepath.Join(dir, "pg"), s.ports["postgres"])

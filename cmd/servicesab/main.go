@@ -26,7 +26,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -107,14 +106,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		store = "PostgreSQL"
 	}
 	var sides []*side
-	taken := map[int]bool{}
+	ports := proc.FreePorts{}
 	defer func() {
 		for _, s := range sides {
 			_ = s.p.Stop(10 * time.Second)
 		}
 	}()
 	for _, x := range []struct{ name, bin string }{{"a", o.a}, {"b", o.b}} {
-		s, err := start(ctx, x.name, x.bin, dir, o.databaseURL, taken)
+		s, err := start(ctx, x.name, x.bin, dir, o.databaseURL, ports)
 		if s != nil && s.p != nil {
 			sides = append(sides, s) // stopped by the deferred function, started or not
 		}
@@ -165,20 +164,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // start runs the services binary bin as side name, keeping its data under dir (SQLite)
-// or in a fresh database servicesab_<name> beside databaseURL's, on ports not in taken,
+// or in a fresh database servicesab_<name> beside databaseURL's, on ports from ports,
 // and readies the stock and the balance its orders need.
-func start(ctx context.Context, name, bin, dir, databaseURL string, taken map[int]bool) (*side, error) {
+func start(ctx context.Context, name, bin, dir, databaseURL string, ports proc.FreePorts) (*side, error) {
 	s := &side{name: name, ports: map[string]int{}}
 	env := []string{"SERVICE_TOKENS=" + token, "SEED_DEMO_DATA=true", "DATA_DIR=" + filepath.Join(dir, name)}
 	for _, svc := range []string{config.Order, config.Inventory, config.Payment, config.Shipping, "nats"} {
-		p, err := freePort()
-		for err == nil && taken[p] { // the kernel may offer a port twice: never give it twice
-			p, err = freePort()
-		}
+		p, err := ports.Next()
 		if err != nil {
 			return nil, err
 		}
-		s.ports[svc], taken[p] = p, true
+		s.ports[svc] = p
 		env = append(env, config.EnvName(svc, "PORT")+"="+strconv.Itoa(p))
 	}
 	if databaseURL != "" {
@@ -319,15 +315,6 @@ func freshDatabase(ctx context.Context, adminURL, name string) (string, error) {
 	}
 	u.Path = "/" + name
 	return u.String(), nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // bearer adds the services' token to each request.

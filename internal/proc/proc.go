@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -174,6 +175,26 @@ func StopAll(ps []*Proc, grace time.Duration, out io.Writer) {
 	for i := len(ps) - 1; i >= 0; i-- {
 		if err := ps[i].Stop(grace); err != nil {
 			fmt.Fprintf(out, "%v\n", err)
+		}
+	}
+}
+
+// FreePorts are loopback ports that were free when asked for, each handed out once.
+type FreePorts map[int]bool
+
+// Next returns a loopback port that is free now and that f has not handed out before
+// (the kernel may offer the same port twice).
+func (f FreePorts) Next() (int, error) {
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		if !f[p] {
+			f[p] = true
+			return p, nil
 		}
 	}
 }
