@@ -64,8 +64,8 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 10*time.Millisecond, "the gap after each call")
 	flag.StringVar(&o.databaseURL, "database-url", "", "a PostgreSQL URL to create the two sides' databases through (empty: SQLite)")
 	flag.Parse()
-	if o.a == "" || o.b == "" {
-		fmt.Fprintln(os.Stderr, "servicesab: -a and -b are required")
+	if o.a == "" || o.b == "" || o.orders < 1 || o.rounds < 1 || o.idle < 0 {
+		fmt.Fprintln(os.Stderr, "servicesab: -a and -b are required, -orders and -rounds at least 1, -idle not negative")
 		os.Exit(2)
 	}
 	if err := run(context.Background(), o, os.Stdout); err != nil {
