@@ -168,14 +168,13 @@ func openSQLite(cfg Config, gcfg *gorm.Config) (*gorm.DB, error) {
 	// Switching a new file to WAL can answer SQLITE_BUSY at once, busy timeout or not,
 	// when replicas open it together: try again for a few seconds. GORM closes the pool
 	// of a failed open, so each try opens its own.
-	var db *gorm.DB
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		// Each connection keeps its statements compiled (stmtcache.go).
 		sqlDB := sql.OpenDB(stmtCacheConnector{connector})
 		// SQLite has one writer; a few connections let reads proceed beside it in WAL mode.
 		sqlDB.SetMaxOpenConns(4)
 		sqlDB.SetMaxIdleConns(4)
-		db, err = gorm.Open(newSQLiteDialector(sqlDB), gcfg)
+		db, err := gorm.Open(newSQLiteDialector(sqlDB), gcfg)
 		if err == nil {
 			return db, nil
 		}
