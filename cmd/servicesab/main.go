@@ -26,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,9 +36,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/proc"
 	"github.com/ordersaga/ordersaga/services/inventory"
 	"github.com/ordersaga/ordersaga/services/order"
@@ -299,13 +299,13 @@ func (s *side) counters() (counters, error) {
 // freshDatabase drops and creates the database name on the server of adminURL, and
 // returns adminURL pointing at it.
 func freshDatabase(ctx context.Context, adminURL, name string) (string, error) {
-	conn, err := pgx.Connect(ctx, adminURL)
+	db, err := database.Open(ctx, database.Config{URL: adminURL}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return "", err
 	}
-	defer conn.Close(ctx)
+	defer database.Close(db)
 	for _, stmt := range []string{"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)", "CREATE DATABASE " + name} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
+		if err := db.WithContext(ctx).Exec(stmt).Error; err != nil {
 			return "", fmt.Errorf("%s: %w", stmt, err)
 		}
 	}
