@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,25 +177,12 @@ func tearDown(failed bool) {
 // createDatabase makes a fresh PostgreSQL database for a run and returns its URL; it is
 // dropped at the end.
 func createDatabase(ctx context.Context, baseURL string) (string, error) {
-	db, err := database.Open(ctx, database.Config{URL: baseURL}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return "", err
-	}
 	name := "ordersaga_e2e_" + randomHex(6)
-	if err := db.Exec("CREATE DATABASE " + name).Error; err != nil {
-		_ = database.Close(db)
-		return "", fmt.Errorf("create database %s: %w", name, err)
+	dbURL, err := database.CreatePostgres(ctx, baseURL, name)
+	if err == nil {
+		cleanups = append(cleanups, func() { _ = database.DropPostgres(context.Background(), baseURL, name) })
 	}
-	cleanups = append(cleanups, func() {
-		_ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").Error
-		_ = database.Close(db)
-	})
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		return "", err
-	}
-	u.Path = "/" + name
-	return u.String(), nil
+	return dbURL, err
 }
 
 // stack is one complete ordersaga (services, worker, API) on its own task queue and

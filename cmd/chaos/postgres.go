@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
-
-	"github.com/ordersaga/ordersaga/internal/database"
 )
 
 // postgres is the run's own PostgreSQL instance, made with the machine's initdb and
@@ -90,14 +87,4 @@ func (pg *postgres) Stop(ctx context.Context) error {
 // URL is the server's URL for database name.
 func (pg *postgres) URL(name string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", pg.port, name)
-}
-
-// CreateDatabase creates database name.
-func (pg *postgres) CreateDatabase(ctx context.Context, name string) error {
-	db, err := database.Open(ctx, database.Config{URL: pg.URL("postgres")}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	defer database.Close(db)
-	return db.Exec("CREATE DATABASE " + name).Error
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ordersaga/ordersaga/internal/codec"
 	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/devserver"
 	"github.com/ordersaga/ordersaga/internal/proc"
 	"github.com/ordersaga/ordersaga/internal/temporalx"
@@ -59,7 +60,7 @@ func startStack(ctx context.Context, bin, pgBin, dir string, log *slog.Logger) (
 		return nil, err
 	}
 	s.pg = pg
-	if err := pg.CreateDatabase(ctx, "ordersaga"); err != nil {
+	if _, err := database.CreatePostgres(ctx, pg.URL("postgres"), "ordersaga"); err != nil {
 		return s, err
 	}
 

@@ -29,7 +29,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"net/url"
@@ -42,11 +41,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/ordersaga/ordersaga/internal/codec"
 	"github.com/ordersaga/ordersaga/internal/config"
+	"github.com/ordersaga/ordersaga/internal/database"
 	"github.com/ordersaga/ordersaga/internal/env"
 	"github.com/ordersaga/ordersaga/internal/logging"
 	"github.com/ordersaga/ordersaga/internal/natsx"
@@ -193,8 +190,10 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	for _, name := range config.ServiceNames {
 		dbs = append(dbs, cfg.DBPrefix+name)
 	}
-	if err := createDatabases(ctx, cfg.DatabaseURL.String(), dbs); err != nil {
-		return err
+	for _, name := range dbs {
+		if _, err := database.CreatePostgres(ctx, cfg.DatabaseURL.String(), name); err != nil {
+			return err
+		}
 	}
 	if err := migrate(ctx, cfg, temporalDB, "postgresql/v12/temporal", out); err != nil {
 		return err
@@ -378,29 +377,6 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	case p := <-proc.FirstExit(watched):
 		return fmt.Errorf("%s exited: %v", p.Name, p.Err())
 	}
-}
-
-// createDatabases creates each of names on the server of serverURL that does not exist.
-func createDatabases(ctx context.Context, serverURL string, names []string) error {
-	cc, err := pgx.ParseConfig(serverURL)
-	if err != nil {
-		return err
-	}
-	db := sql.OpenDB(stdlib.GetConnector(*cc))
-	defer db.Close()
-	for _, name := range names {
-		var exists bool
-		if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-			return fmt.Errorf("PostgreSQL at %s: %w", cc.Host, err)
-		}
-		if exists {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			return fmt.Errorf("create database %s: %w", name, err)
-		}
-	}
-	return nil
 }
 
 // migrate brings database to the newest version of the schema embedded in the schema

@@ -26,9 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -178,7 +176,10 @@ func start(ctx context.Context, name, bin, dir, databaseURL string, ports proc.F
 		env = append(env, config.EnvName(svc, "PORT")+"="+strconv.Itoa(p))
 	}
 	if databaseURL != "" {
-		u, err := freshDatabase(ctx, databaseURL, "servicesab_"+name)
+		if err := database.DropPostgres(ctx, databaseURL, "servicesab_"+name); err != nil {
+			return nil, err
+		}
+		u, err := database.CreatePostgres(ctx, databaseURL, "servicesab_"+name)
 		if err != nil {
 			return nil, err
 		}
@@ -294,27 +295,6 @@ func (s *side) counters() (counters, error) {
 		}
 	}
 	return c, nil
-}
-
-// freshDatabase drops and creates the database name on the server of adminURL, and
-// returns adminURL pointing at it.
-func freshDatabase(ctx context.Context, adminURL, name string) (string, error) {
-	db, err := database.Open(ctx, database.Config{URL: adminURL}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return "", err
-	}
-	defer database.Close(db)
-	for _, stmt := range []string{"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)", "CREATE DATABASE " + name} {
-		if err := db.WithContext(ctx).Exec(stmt).Error; err != nil {
-			return "", fmt.Errorf("%s: %w", stmt, err)
-		}
-	}
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		return "", err
-	}
-	u.Path = "/" + name
-	return u.String(), nil
 }
 
 // bearer adds the services' token to each request.
