@@ -9,6 +9,11 @@
 // search attribute upserted at the end), with activities that still do nothing. What it
 // costs beyond the ceiling is Temporal's price of the saga's features; what the saga
 // costs beyond it is the saga's own work: its services, its HTTP calls, its state.
+//
+// The awaited ceiling is the ceiling placed as POST /v1/orders?wait= places an order:
+// started by update-with-start with an update that returns when the workflow is done.
+// What it costs beyond the ceiling is Temporal's price of following an order to its end
+// in one round trip.
 package bench
 
 import (
@@ -26,7 +31,12 @@ import (
 const (
 	CeilingWorkflowType        = "CeilingWorkflow"
 	DressedCeilingWorkflowType = "DressedCeilingWorkflow"
+	AwaitedCeilingWorkflowType = "AwaitedCeilingWorkflow"
 )
+
+// UpdateAwaitDone is the awaited ceiling's update: it returns once the workflow's steps
+// are done, as the saga's await-settled update returns once the order settles.
+const UpdateAwaitDone = "await-done"
 
 // Step is one step of a workflow's shape.
 type Step string
@@ -57,6 +67,29 @@ func CeilingWorkflow(ctx workflow.Context, shape []Step) error {
 		}
 	}
 	return nil
+}
+
+// AwaitedCeilingWorkflow runs shape's steps as CeilingWorkflow does, with the update
+// UpdateAwaitDone, which returns when they are done (with their error, if any), so that
+// a client can start it and follow it to its end in one request: update-with-start.
+func AwaitedCeilingWorkflow(ctx workflow.Context, shape []Step) error {
+	var done bool
+	var stepsErr error
+	if err := workflow.SetUpdateHandler(ctx, UpdateAwaitDone, func(ctx workflow.Context) error {
+		if err := workflow.Await(ctx, func() bool { return done }); err != nil {
+			return err
+		}
+		return stepsErr
+	}); err != nil {
+		return err
+	}
+	stepsErr = CeilingWorkflow(ctx, shape)
+	done = true
+	// The update's handler returns in this same workflow task; the workflow closes after it.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	return stepsErr
 }
 
 // DressedCeilingWorkflow runs shape's steps as CeilingWorkflow does, but as an order's
@@ -105,6 +138,7 @@ func NoopLocalWith(context.Context, saga.OrderInput) error { return nil }
 func Register(r sdkworker.Registry) {
 	r.RegisterWorkflowWithOptions(CeilingWorkflow, workflow.RegisterOptions{Name: CeilingWorkflowType})
 	r.RegisterWorkflowWithOptions(DressedCeilingWorkflow, workflow.RegisterOptions{Name: DressedCeilingWorkflowType})
+	r.RegisterWorkflowWithOptions(AwaitedCeilingWorkflow, workflow.RegisterOptions{Name: AwaitedCeilingWorkflowType})
 	r.RegisterActivity(Noop)
 	r.RegisterActivity(NoopLocal)
 	r.RegisterActivity(NoopWith)
