@@ -15,15 +15,16 @@
 //
 // Settings: DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable:
 // the PostgreSQL server, and a database on it to connect to; the stack creates its own
-// databases there, named DB_PREFIX (ordersaga_) + temporal, temporal_visibility, order,
-// inventory, payment, shipping), BIN_DIR (bin), DATA_DIR (.data/cluster: the dev payload
-// key), TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), TEMPORAL_METRICS_PORT (8239),
-// TEMPORAL_MEMBERSHIP_PORT (6933; deploy/temporal/config.yaml derives the other ports),
-// TEMPORAL_NAMESPACE (ordersaga), TEMPORAL_RETENTION (72h), API_PORTS (8080,8090),
-// WORKER_PORTS (8085,8095), the services' *_PORT, OPERATOR_TOKENS, PAYLOAD_KEYS and
-// SERVICE_TOKENS as for `make run`. The services' events go to NATS_URL; without it
-// clusterstack runs an embedded NATS server with JetStream itself, on NATS_PORT (4223),
-// keeping its streams in DATA_DIR/nats, and the services connect to it.
+// databases there, named DB_PREFIX (ordersaga_; lower case letters, digits and
+// underscores) + temporal, temporal_visibility, order, inventory, payment, shipping),
+// BIN_DIR (bin), DATA_DIR (.data/cluster: the dev payload key), TEMPORAL_PORT (7233),
+// TEMPORAL_UI_PORT (8233), TEMPORAL_METRICS_PORT (8239), TEMPORAL_MEMBERSHIP_PORT (6933;
+// deploy/temporal/config.yaml derives the other ports), TEMPORAL_NAMESPACE (ordersaga),
+// TEMPORAL_RETENTION (72h), API_PORTS (8080,8090), WORKER_PORTS (8085,8095), the
+// services' *_PORT, OPERATOR_TOKENS, PAYLOAD_KEYS and SERVICE_TOKENS as for `make run`.
+// The services' events go to NATS_URL; without it clusterstack runs an embedded NATS
+// server with JetStream itself, on NATS_PORT (4223), keeping its streams in
+// DATA_DIR/nats, and the services connect to it.
 package main
 
 import (
